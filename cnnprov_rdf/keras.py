@@ -1,0 +1,300 @@
+"""`ProvenanceCallback`: one line in `model.fit(callbacks=[...])` records the run through a `Run`.
+
+This layer reads Keras objects (model, optimizer, fit arguments, sibling callbacks) and calls the
+framework-neutral tracker API. It knows no RDF. Any failure inside a hook is logged, never raised.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from .events import HyperparameterValue, LayerInfo
+from .schedules import StepDecay
+from .tracker import Run, Tracker, local_agents, now
+
+log = logging.getLogger(__name__)
+
+#: Arguments of `Model.fit` recorded as hyperparameters when they are set.
+_FIT_ARGUMENTS = ("epochs", "batch_size", "validation_split", "shuffle", "initial_epoch", "steps_per_epoch")
+
+
+def _guarded(hook: Callable[..., None]) -> Callable[..., None]:
+    """Provenance failures are logged, never raised into training."""
+
+    @functools.wraps(hook)
+    def wrapper(self: ProvenanceCallback, *args: Any, **kwargs: Any) -> None:
+        try:
+            hook(self, *args, **kwargs)
+        except Exception:
+            log.warning("cnnprov-rdf: %s failed; training continues", hook.__name__, exc_info=True)
+
+    return wrapper
+
+
+def keras_agents() -> Any:
+    gpus = tf.config.list_physical_devices("GPU")
+    device_name = None
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        device_name = details.get("device_name", gpus[0].name)
+    return local_agents(
+        framework_name="TensorFlow",
+        framework_version=tf.__version__,
+        keras_version=keras.__version__,
+        device_kind="GPU" if gpus else "CPU",
+        device_name=device_name,
+    )
+
+
+def describe_layers(model: keras.Model) -> list[LayerInfo]:
+    """Each layer's kind, position and shape parameters."""
+    layers = []
+    for index, layer in enumerate(model.layers, start=1):
+        config = layer.get_config()
+        activation = config.get("activation")
+        layers.append(LayerInfo(
+            index=index,
+            name=layer.name,
+            kind=type(layer).__name__,
+            parameter_count=int(layer.count_params()) if layer.built else 0,
+            filters=config.get("filters"),
+            kernel_size=tuple(config["kernel_size"]) if "kernel_size" in config else (
+                tuple(config["pool_size"]) if "pool_size" in config else None),
+            strides=tuple(config["strides"]) if config.get("strides") is not None else None,
+            units=config.get("units"),
+            activation=activation if isinstance(activation, str) else None,
+            dropout_rate=float(config["rate"]) if isinstance(layer, keras.layers.Dropout) else None,
+        ))
+    return layers
+
+
+def current_learning_rate(model: keras.Model) -> float | None:
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        return None
+    return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+
+
+def _plain(value: Any) -> HyperparameterValue | None:
+    if isinstance(value, bool | int | float | str):
+        return value
+    return None
+
+
+def optimizer_hyperparameters(optimizer: keras.optimizers.Optimizer) -> dict[str, HyperparameterValue]:
+    values: dict[str, HyperparameterValue] = {"optimizer": type(optimizer).__name__}
+    for key, value in optimizer.get_config().items():
+        if key in ("name", "learning_rate") or value is None:
+            continue
+        plain = _plain(value)
+        if plain is not None:
+            values[f"optimizer.{key}"] = plain
+    return values
+
+
+def _fit_frame(model: keras.Model) -> Mapping[str, Any]:
+    """The local variables of the `Model.fit` call that is running, or {} outside fit."""
+    frame = inspect.currentframe()
+    while frame is not None:
+        if frame.f_code.co_name == "fit" and frame.f_locals.get("self") is model:
+            return frame.f_locals
+        frame = frame.f_back
+    return {}
+
+
+class ProvenanceCallback(keras.callbacks.Callback):
+    """Records a Keras training as W3C PROV in a provenance store.
+
+    `model.fit(x, y, callbacks=[ProvenanceCallback(store="provenance")])` records hyperparameters,
+    architecture, every epoch, learning-rate adaptations, model files and errors; pass the same callback
+    to `model.evaluate` to record the testing step. Call `close()` (or use `with`) to flush.
+    """
+
+    def __init__(
+        self,
+        store: str | os.PathLike[str] | None = None,
+        *,
+        tracker: Tracker | None = None,
+        run_name: str | None = None,
+        hyperparameters: Mapping[str, HyperparameterValue] | None = None,
+        dataset: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self._owns_tracker = tracker is None
+        self.tracker = tracker if tracker is not None else Tracker(store)
+        self.run_name = run_name
+        self.user_hyperparameters = dict(hyperparameters or {})
+        self.dataset = dict(dataset or {})
+        self.run: Run | None = None
+        self._in_fit = False
+        self._epoch = 0
+        self._epoch_started = 0.0
+        self._epoch_rate: float | None = None
+        self._rate_pending = False
+        self._test_started: datetime | None = None
+        self._patched: set[int] = set()
+
+    # --- Keras hooks --------------------------------------------------------------------------------
+
+    def set_model(self, model: keras.Model) -> None:
+        super().set_model(model)
+        self._record_saves(model)
+
+    @_guarded
+    def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        fit = _fit_frame(self.model)
+        if self.run is None or self.run.ended:
+            self.run = self.tracker.start_run(
+                name=self.run_name, planned_epochs=self.params.get("epochs"), agents=keras_agents(),
+            )
+        self._in_fit = True
+        run = self.run
+        hyperparameters: dict[str, HyperparameterValue] = {}
+        rate = current_learning_rate(self.model)
+        if rate is not None:
+            hyperparameters["learning_rate"] = rate
+            hyperparameters.update(optimizer_hyperparameters(self.model.optimizer))
+        hyperparameters["epochs"] = int(self.params.get("epochs") or 0)
+        for name in _FIT_ARGUMENTS:
+            value = _plain(fit.get(name))
+            if value is not None:
+                hyperparameters.setdefault(name, value)
+        loss = getattr(self.model, "loss", None)
+        if loss is not None:
+            hyperparameters["loss_function"] = loss if isinstance(loss, str) else getattr(loss, "name", str(loss))
+        hyperparameters.update(self.user_hyperparameters)
+        run.log_hyperparameters(hyperparameters)
+        run.log_architecture(self.model.name, int(self.model.count_params()), describe_layers(self.model))
+        self._log_schedule(fit.get("callbacks"))
+        self._log_dataset(fit)
+
+    @_guarded
+    def on_epoch_begin(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        self._epoch = epoch + 1
+        self._epoch_started = time.perf_counter()
+        self._rate_pending = True
+
+    @_guarded
+    def on_train_batch_begin(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        # Schedulers set the rate in on_epoch_begin/on_epoch_end; by the first batch it is settled.
+        if self._rate_pending and self.run is not None:
+            self._rate_pending = False
+            self._epoch_rate = current_learning_rate(self.model)
+            if self._epoch_rate is not None:
+                self.run.log_learning_rate(self._epoch, self._epoch_rate)
+
+    @_guarded
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        if self.run is None:
+            return
+        elapsed = time.perf_counter() - self._epoch_started
+        metrics = {k: float(v) for k, v in (logs or {}).items() if k != "learning_rate" and _is_number(v)}
+        self.run.log_epoch(epoch + 1, metrics, elapsed_seconds=elapsed)
+
+    @_guarded
+    def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
+        self._in_fit = False
+        if self.run is not None:
+            self.run.end()
+
+    @_guarded
+    def on_test_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        self._test_started = now()
+
+    @_guarded
+    def on_test_end(self, logs: Mapping[str, Any] | None = None) -> None:
+        if self._in_fit or self.run is None:
+            return  # validation inside fit is already in the epoch's metrics
+        metrics = {k: float(v) for k, v in (logs or {}).items() if _is_number(v)}
+        self.run.log_test(metrics, started_at=self._test_started)
+
+    # --- helpers ------------------------------------------------------------------------------------
+
+    def _log_schedule(self, callbacks: Any) -> None:
+        for callback in getattr(callbacks, "callbacks", None) or []:
+            if isinstance(callback, keras.callbacks.LearningRateScheduler):
+                schedule = callback.schedule
+                if isinstance(schedule, StepDecay):
+                    self.run.log_schedule(schedule)
+                else:
+                    self.run.log_schedule(getattr(schedule, "__name__", type(schedule).__name__))
+                return
+            if isinstance(callback, keras.callbacks.ReduceLROnPlateau):
+                self.run.log_schedule("reduce-on-plateau", factor=float(callback.factor))
+                return
+
+    def _log_dataset(self, fit: Mapping[str, Any]) -> None:
+        dataset = dict(self.dataset)
+        x = fit.get("x")
+        total = len(x) if hasattr(x, "__len__") and not isinstance(x, tf.data.Dataset) else None
+        validation = _plain(fit.get("validation_split")) or 0.0
+        if total is not None:
+            dataset.setdefault("train_examples", int(total - int(total * float(validation))))
+        if validation:
+            dataset.setdefault("validation_fraction", float(validation))
+        self.run.log_dataset(dataset.pop("name", "in-memory arrays"), **dataset)
+
+    def _record_saves(self, model: keras.Model) -> None:
+        """Wrap `model.save` / `save_weights` (also used by ModelCheckpoint) to record the written file."""
+        if id(model) in self._patched:
+            return
+        self._patched.add(id(model))
+        for method_name in ("save", "save_weights"):
+            original = getattr(model, method_name)
+
+            def recorder(filepath: Any, *args: Any, _original: Callable[..., Any] = original, **kwargs: Any) -> Any:
+                result = _original(filepath, *args, **kwargs)
+                self._record_file(filepath)
+                return result
+
+            object.__setattr__(model, method_name, recorder)
+
+    @_guarded
+    def _record_file(self, filepath: Any) -> None:
+        if self.run is not None and isinstance(filepath, str | os.PathLike):
+            self.run.log_model_file(filepath, epoch=self._epoch if self._in_fit else None)
+
+    # --- lifecycle ----------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """End the run (recording an exception being handled, if any) and flush everything to the store."""
+        error = sys.exc_info()[1]
+        if self.run is not None and self._in_fit and isinstance(error, Exception):
+            self.run.fail(error)
+        if self.run is not None and self._in_fit:
+            self.run.end()
+        self._in_fit = False
+        if self._owns_tracker:
+            self.tracker.close()
+        else:
+            self.tracker.flush()
+
+    def __enter__(self) -> ProvenanceCallback:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc is not None and self.run is not None and self._in_fit:
+            self.run.fail(exc)
+        self.close()
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True

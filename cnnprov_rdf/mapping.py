@@ -1,0 +1,400 @@
+"""Pure mapping from training events to PROV-O + `cnn:` quads.
+
+No store, no I/O, no clock: the same event always gives the same quads, in the run's named graph.
+IRIs are derived from the run's UUID under a configurable base, so re-mapping an event is idempotent.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from functools import singledispatch
+from urllib.parse import quote
+
+from pyoxigraph import Literal, NamedNode, Quad
+
+from .events import (
+    Agents,
+    ArchitectureRecorded,
+    DatasetRecorded,
+    EpochEnded,
+    Event,
+    HyperparametersRecorded,
+    HyperparameterValue,
+    LearningRateChanged,
+    ModelFileSaved,
+    RunEnded,
+    RunFailed,
+    RunStarted,
+    ScheduleRecorded,
+    TestingDone,
+)
+from .vocabulary import CNN, DEFAULT_BASE, MLS, PROV, RDF_TYPE, RDFS, XSD
+
+#: Keras metric names that have their own property; any other metric becomes a `cnn:MetricValue` node.
+STANDARD_METRICS: dict[str, str] = {
+    "loss": "loss",
+    "accuracy": "accuracy",
+    "val_loss": "valLoss",
+    "val_accuracy": "valAccuracy",
+}
+
+Triple = tuple[NamedNode, NamedNode, NamedNode | Literal]
+
+
+# --- literals ---------------------------------------------------------------------------------------
+
+
+def double(value: float) -> Literal:
+    """An `xsd:double`; NaN and infinities use the XSD lexical forms `NaN`, `INF`, `-INF`."""
+    value = float(value)
+    if math.isnan(value):
+        lexical = "NaN"
+    elif math.isinf(value):
+        lexical = "INF" if value > 0 else "-INF"
+    else:
+        lexical = repr(value)
+    return Literal(lexical, datatype=XSD.double)
+
+
+def integer(value: int) -> Literal:
+    return Literal(str(int(value)), datatype=XSD.integer)
+
+
+def string(value: str) -> Literal:
+    return Literal(str(value))
+
+
+def boolean(value: bool) -> Literal:
+    return Literal("true" if value else "false", datatype=XSD.boolean)
+
+
+def date_time(value: datetime) -> Literal:
+    """An `xsd:dateTime` that always carries a time zone (naive times are taken as UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return Literal(value.isoformat(), datatype=XSD.dateTime)
+
+
+def typed(value: HyperparameterValue) -> Literal:
+    """A hyperparameter value as the literal of its Python type."""
+    if isinstance(value, bool):
+        return boolean(value)
+    if isinstance(value, int):
+        return integer(value)
+    if isinstance(value, float):
+        return double(value)
+    return string(value)
+
+
+# --- IRIs -------------------------------------------------------------------------------------------
+
+
+class RunIris:
+    """The IRIs of one run's nodes, minted from its UUID under `base`."""
+
+    def __init__(self, run_id: str, base: str = DEFAULT_BASE) -> None:
+        self.base = base
+        self.run_id = run_id
+        self.prefix = f"{base}run/{run_id}"
+        self.run = NamedNode(self.prefix)
+        self.graph = NamedNode(f"{base}graph/{run_id}")
+
+    def node(self, *parts: str | int) -> NamedNode:
+        return NamedNode(self.prefix + "".join(f"/{quote(str(p), safe='')}" for p in parts))
+
+    def shared(self, kind: str, name: str) -> NamedNode:
+        """A node shared by all runs (a hyperparameter, a measure): the same IRI in every graph."""
+        return NamedNode(f"{self.base}{kind}/{quote(name, safe='')}")
+
+    def dataset(self, name: str, location: str | None) -> NamedNode:
+        key = uuid.uuid5(uuid.NAMESPACE_URL, f"{name}|{location or ''}")
+        return NamedNode(f"{self.base}dataset/{key}")
+
+
+def graph_of(run_id: str, base: str = DEFAULT_BASE) -> NamedNode:
+    """The named graph that holds a run."""
+    return RunIris(run_id, base).graph
+
+
+# --- mapping ----------------------------------------------------------------------------------------
+
+
+def to_quads(event: Event, base: str = DEFAULT_BASE) -> list[Quad]:
+    """All quads for one event, in the run's named graph."""
+    iris = RunIris(event.run_id, base)
+    return [Quad(s, p, o, iris.graph) for s, p, o in _triples(event, iris)]
+
+
+def _typed_node(node: NamedNode, cnn_class: str, prov_class: str) -> Iterator[Triple]:
+    yield node, RDF_TYPE, CNN.term(cnn_class)
+    yield node, RDF_TYPE, PROV.term(prov_class)
+
+
+def _optional(node: NamedNode, values: dict[NamedNode, Literal | None]) -> Iterator[Triple]:
+    for predicate, value in values.items():
+        if value is not None:
+            yield node, predicate, value
+
+
+def _maybe(convert, value):  # type: ignore[no-untyped-def]
+    return None if value is None else convert(value)
+
+
+def _metrics(owner: NamedNode, metrics: dict[str, float], iris: RunIris, *, all_as_nodes: bool) -> Iterator[Triple]:
+    """Standard metrics as direct properties; others (or all, for test results) as ML Schema evaluations."""
+    for name, value in metrics.items():
+        if name in STANDARD_METRICS:
+            yield owner, CNN.term(STANDARD_METRICS[name]), double(value)
+        if all_as_nodes or name not in STANDARD_METRICS:
+            metric = NamedNode(f"{owner.value}/metric/{quote(name, safe='')}")
+            measure = iris.shared("measure", name)
+            yield owner, CNN.hasMetric, metric
+            yield from _typed_node(metric, "MetricValue", "Entity")
+            yield metric, CNN.metricName, string(name)
+            yield metric, MLS.hasValue, double(value)
+            yield metric, MLS.specifiedBy, measure
+            yield from _typed_node(measure, "EvaluationMeasure", "Entity")
+            yield measure, RDFS.label, string(name)
+
+
+def _model(iris: RunIris) -> Iterator[Triple]:
+    model = iris.node("model")
+    yield from _typed_node(model, "TrainedModel", "Entity")
+    yield model, PROV.wasGeneratedBy, iris.run
+
+
+@singledispatch
+def _triples(event: Event, iris: RunIris) -> Iterator[Triple]:
+    raise TypeError(f"no mapping for event type {type(event).__name__}")
+
+
+@_triples.register
+def _(event: RunStarted, iris: RunIris) -> Iterator[Triple]:
+    run = iris.run
+    yield from _typed_node(run, "Training", "Activity")
+    yield run, CNN.runId, string(event.run_id)
+    yield run, PROV.startedAtTime, date_time(event.started_at)
+    yield from _optional(
+        run,
+        {CNN.runName: _maybe(string, event.name), CNN.plannedEpochs: _maybe(integer, event.planned_epochs)},
+    )
+    yield from _agents(event.agents, iris)
+
+
+def _agents(agents: Agents, iris: RunIris) -> Iterator[Triple]:
+    software, device, user = iris.node("agent", "software"), iris.node("agent", "device"), iris.node("agent", "user")
+    yield from _typed_node(software, "TrainingSoftware", "Agent")
+    yield software, RDF_TYPE, PROV.SoftwareAgent
+    yield software, CNN.softwareName, string("cnnprov-rdf")
+    yield software, CNN.softwareVersion, string(agents.software_version)
+    yield software, CNN.pythonVersion, string(agents.python_version)
+    yield from _optional(
+        software,
+        {
+            CNN.frameworkName: _maybe(string, agents.framework_name),
+            CNN.frameworkVersion: _maybe(string, agents.framework_version),
+            CNN.kerasVersion: _maybe(string, agents.keras_version),
+        },
+    )
+    yield software, PROV.actedOnBehalfOf, user
+    yield from _typed_node(device, "ComputeDevice", "Agent")
+    yield device, CNN.deviceKind, string(agents.device_kind)
+    yield device, CNN.deviceName, string(agents.device_name)
+    yield device, CNN.hostName, string(agents.host_name)
+    yield from _typed_node(user, "User", "Agent")
+    yield user, RDF_TYPE, PROV.Person
+    yield user, CNN.userName, string(agents.user_name)
+    for agent, role in ((software, "TrainerRole"), (device, "ExecutorRole"), (user, "OperatorRole")):
+        association = iris.node("association", role)
+        yield iris.run, PROV.wasAssociatedWith, agent
+        yield iris.run, PROV.qualifiedAssociation, association
+        yield association, RDF_TYPE, PROV.Association
+        yield association, PROV.agent, agent
+        yield association, PROV.hadRole, CNN.term(role)
+
+
+@_triples.register
+def _(event: HyperparametersRecorded, iris: RunIris) -> Iterator[Triple]:
+    for name, value in event.values.items():
+        setting, hyperparameter = iris.node("hyperparameter", name), iris.shared("hyperparameter", name)
+        yield iris.run, PROV.used, setting
+        yield from _typed_node(setting, "HyperparameterSetting", "Entity")
+        yield setting, CNN.hyperparameterName, string(name)
+        yield setting, MLS.hasValue, typed(value)
+        yield setting, MLS.specifiedBy, hyperparameter
+        yield from _typed_node(hyperparameter, "Hyperparameter", "Entity")
+        yield hyperparameter, RDFS.label, string(name)
+
+
+@_triples.register
+def _(event: DatasetRecorded, iris: RunIris) -> Iterator[Triple]:
+    dataset, split = iris.dataset(event.name, event.location), iris.node("split")
+    yield iris.run, PROV.used, dataset
+    yield iris.run, PROV.used, split
+    yield from _typed_node(dataset, "Dataset", "Entity")
+    yield dataset, CNN.datasetName, string(event.name)
+    yield from _optional(dataset, {CNN.location: _maybe(string, event.location)})
+    yield from _typed_node(split, "DataSplit", "Entity")
+    yield split, PROV.wasDerivedFrom, dataset
+    yield from _optional(
+        split,
+        {
+            CNN.trainFraction: _maybe(double, event.train_fraction),
+            CNN.trainExamples: _maybe(integer, event.train_examples),
+            CNN.testExamples: _maybe(integer, event.test_examples),
+            CNN.validationFraction: _maybe(double, event.validation_fraction),
+        },
+    )
+
+
+def _shape(values: tuple[int, ...] | None) -> Literal | None:
+    return None if values is None else string("x".join(str(v) for v in values))
+
+
+@_triples.register
+def _(event: ArchitectureRecorded, iris: RunIris) -> Iterator[Triple]:
+    architecture = iris.node("architecture")
+    yield iris.run, PROV.used, architecture
+    yield from _typed_node(architecture, "ModelArchitecture", "Entity")
+    yield architecture, RDF_TYPE, PROV.Collection
+    yield architecture, CNN.modelName, string(event.model_name)
+    yield architecture, CNN.parameterCount, integer(event.parameter_count)
+    yield architecture, CNN.layerCount, integer(len(event.layers))
+    for layer in event.layers:
+        node = iris.node("layer", layer.index)
+        yield architecture, CNN.hasLayer, node
+        yield from _typed_node(node, "Layer", "Entity")
+        yield node, CNN.layerIndex, integer(layer.index)
+        yield node, CNN.layerName, string(layer.name)
+        yield node, CNN.layerKind, string(layer.kind)
+        yield node, CNN.parameterCount, integer(layer.parameter_count)
+        yield from _optional(
+            node,
+            {
+                CNN.filters: _maybe(integer, layer.filters),
+                CNN.kernelSize: _shape(layer.kernel_size),
+                CNN.strides: _shape(layer.strides),
+                CNN.units: _maybe(integer, layer.units),
+                CNN.activation: _maybe(string, layer.activation),
+                CNN.dropoutRate: _maybe(double, layer.dropout_rate),
+            },
+        )
+
+
+@_triples.register
+def _(event: ScheduleRecorded, iris: RunIris) -> Iterator[Triple]:
+    schedule = iris.node("schedule")
+    yield iris.run, PROV.used, schedule
+    yield from _typed_node(schedule, "LearningRateSchedule", "Entity")
+    yield schedule, CNN.scheduleKind, string(event.kind)
+    yield from _optional(
+        schedule,
+        {
+            CNN.initialLearningRate: _maybe(double, event.initial_rate),
+            CNN.decayFactor: _maybe(double, event.factor),
+            CNN.decayEvery: _maybe(integer, event.every),
+        },
+    )
+
+
+@_triples.register
+def _(event: EpochEnded, iris: RunIris) -> Iterator[Triple]:
+    result = iris.node("epoch", event.epoch)
+    yield from _typed_node(result, "EpochResult", "Entity")
+    yield result, PROV.wasGeneratedBy, iris.run
+    yield result, CNN.epoch, integer(event.epoch)
+    yield result, PROV.generatedAtTime, date_time(event.ended_at)
+    yield result, CNN.elapsedSeconds, double(event.elapsed_seconds)
+    yield from _optional(result, {CNN.learningRate: _maybe(double, event.learning_rate)})
+    yield from _metrics(result, event.metrics, iris, all_as_nodes=False)
+
+
+@_triples.register
+def _(event: LearningRateChanged, iris: RunIris) -> Iterator[Triple]:
+    adaptation, setting = iris.node("adaptation", event.number), iris.node("learning-rate", event.number)
+    yield from _typed_node(adaptation, "Adaptation", "Activity")
+    yield adaptation, CNN.adaptationId, string(str(uuid.uuid5(uuid.NAMESPACE_URL, adaptation.value)))
+    yield adaptation, CNN.epoch, integer(event.after_epoch)
+    yield adaptation, CNN.oldLearningRate, double(event.old_rate)
+    yield adaptation, CNN.newLearningRate, double(event.new_rate)
+    yield adaptation, PROV.startedAtTime, date_time(event.at)
+    yield adaptation, PROV.endedAtTime, date_time(event.at)
+    yield adaptation, PROV.wasInformedBy, iris.run
+    yield adaptation, PROV.used, iris.node("epoch", event.after_epoch)
+    if event.schedule_known:
+        yield adaptation, PROV.used, iris.node("schedule")
+    yield from _typed_node(setting, "LearningRateSetting", "Entity")
+    yield setting, CNN.learningRate, double(event.new_rate)
+    yield setting, CNN.epoch, integer(event.after_epoch + 1)
+    yield setting, PROV.wasGeneratedBy, adaptation
+    yield setting, PROV.generatedAtTime, date_time(event.at)
+    if event.number > 1:
+        yield setting, PROV.wasDerivedFrom, iris.node("learning-rate", event.number - 1)
+
+
+@_triples.register
+def _(event: TestingDone, iris: RunIris) -> Iterator[Triple]:
+    testing, result = iris.node("testing", event.number), iris.node("test-result", event.number)
+    yield from _typed_node(testing, "Testing", "Activity")
+    yield testing, PROV.startedAtTime, date_time(event.started_at)
+    yield testing, PROV.endedAtTime, date_time(event.ended_at)
+    yield testing, PROV.wasInformedBy, iris.run
+    yield testing, PROV.used, iris.node("model")
+    yield from _model(iris)
+    if event.used_split:
+        yield testing, PROV.used, iris.node("split")
+    yield from _typed_node(result, "TestResult", "Entity")
+    yield result, PROV.wasGeneratedBy, testing
+    yield result, PROV.generatedAtTime, date_time(event.ended_at)
+    yield from _optional(result, {CNN.testExamples: _maybe(integer, event.test_examples)})
+    yield from _metrics(result, event.metrics, iris, all_as_nodes=True)
+
+
+@_triples.register
+def _(event: ModelFileSaved, iris: RunIris) -> Iterator[Triple]:
+    file = iris.node("model-file", str(uuid.uuid5(uuid.NAMESPACE_URL, f"{event.path}|{event.sha256}")))
+    yield from _typed_node(file, "ModelFile", "Entity")
+    yield file, PROV.wasGeneratedBy, iris.run
+    yield file, PROV.generatedAtTime, date_time(event.saved_at)
+    yield file, CNN.filePath, string(event.path)
+    yield file, CNN.byteSize, integer(event.byte_size)
+    yield file, CNN.sha256, string(event.sha256)
+    yield from _optional(file, {CNN.epoch: _maybe(integer, event.epoch)})
+
+
+@_triples.register
+def _(event: RunFailed, iris: RunIris) -> Iterator[Triple]:
+    error = iris.node("error")
+    yield from _typed_node(error, "TrainingError", "Entity")
+    yield error, PROV.wasGeneratedBy, iris.run
+    yield error, PROV.generatedAtTime, date_time(event.at)
+    yield error, CNN.errorType, string(event.error_type)
+    yield error, CNN.errorMessage, string(event.message)
+
+
+_FINAL = {
+    "loss": "finalLoss",
+    "accuracy": "finalAccuracy",
+    "val_loss": "finalValLoss",
+    "val_accuracy": "finalValAccuracy",
+}
+_BEST = {"accuracy": "bestAccuracy", "val_accuracy": "bestValAccuracy", "val_loss": "bestValLoss"}
+
+
+@_triples.register
+def _(event: RunEnded, iris: RunIris) -> Iterator[Triple]:
+    run, summary = iris.run, event.summary
+    yield run, PROV.endedAtTime, date_time(event.ended_at)
+    yield run, CNN.status, string(event.status)
+    yield run, CNN.epochsCompleted, integer(summary.epochs_completed)
+    yield run, CNN.totalTrainingSeconds, double(summary.total_training_seconds)
+    for table, metrics in ((_FINAL, summary.final_metrics), (_BEST, summary.best_metrics)):
+        for name, value in metrics.items():
+            if name in table:
+                yield run, CNN.term(table[name]), double(value)
+    if event.status == "finished":
+        yield from _model(iris)
+        yield iris.node("model"), PROV.generatedAtTime, date_time(event.ended_at)

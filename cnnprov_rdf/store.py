@@ -1,0 +1,73 @@
+"""Opening the on-disk Oxigraph store: one writer process, any number of readers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pyoxigraph import Quad, RdfFormat, Store, parse
+
+from .resources import ontology_file
+from .vocabulary import ONTOLOGY_GRAPH
+
+#: Where the CLI and the capture API put the store unless told otherwise.
+DEFAULT_STORE = "provenance"
+STORE_ENV = "CNNPROV_STORE"
+
+
+class StoreError(RuntimeError):
+    """A store cannot be opened; the message says which and what to do."""
+
+
+class StoreLockedError(StoreError):
+    pass
+
+
+class StoreNotFoundError(StoreError):
+    pass
+
+
+def default_store_path() -> Path:
+    return Path(os.environ.get(STORE_ENV) or DEFAULT_STORE)
+
+
+def open_for_writing(path: str | os.PathLike[str]) -> Store:
+    """Open (or create) a store for writing and make sure it holds the ontology graph."""
+    path = Path(path)
+    try:
+        store = Store(str(path))
+    except OSError as error:
+        if "lock" in str(error).lower():
+            raise StoreLockedError(
+                f"the provenance store {path} is open for writing in another process. "
+                f"Only one process can write a store at a time: wait for that training to finish, "
+                f"give this one another --store path, or read {path} meanwhile with read-only commands "
+                f"such as `cnnprov query runs --store {path}`."
+            ) from error
+        raise StoreError(f"cannot open the provenance store {path}: {error}") from error
+    if not store.contains_named_graph(ONTOLOGY_GRAPH):
+        load_ontology(store)
+    return store
+
+
+def load_ontology(store: Store) -> None:
+    """(Re)load `ontology/cnnprov.ttl` into its own named graph, in one transaction."""
+    with ontology_file().open("rb") as source:
+        triples = list(parse(source, format=RdfFormat.TURTLE))
+    if store.contains_named_graph(ONTOLOGY_GRAPH):
+        store.remove_graph(ONTOLOGY_GRAPH)
+    store.extend(Quad(t.subject, t.predicate, t.object, ONTOLOGY_GRAPH) for t in triples)
+
+
+def open_for_reading(path: str | os.PathLike[str]) -> Store:
+    """A read-only snapshot of a store; works while another process writes it. Reopen to see new data."""
+    path = Path(path)
+    if not (path / "CURRENT").exists():
+        raise StoreNotFoundError(
+            f"no provenance store at {path}: train with capture first (e.g. `cnnprov demo --store {path}`) "
+            f"or point --store / ${STORE_ENV} at an existing store."
+        )
+    try:
+        return Store.read_only(str(path))
+    except OSError as error:
+        raise StoreError(f"cannot read the provenance store {path}: {error}") from error

@@ -1,0 +1,157 @@
+"""IRIs of the vocabularies the graph uses: PROV-O, ML Schema, XSD and our own `cnn:` ontology.
+
+Every `cnn:` term used here is declared, labelled and aligned in `ontology/cnnprov.ttl`.
+"""
+
+from __future__ import annotations
+
+from pyoxigraph import NamedNode
+
+PROV_NS = "http://www.w3.org/ns/prov#"
+MLS_NS = "http://www.w3.org/ns/mls#"
+XSD_NS = "http://www.w3.org/2001/XMLSchema#"
+RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+RDFS_NS = "http://www.w3.org/2000/01/rdf-schema#"
+OWL_NS = "http://www.w3.org/2002/07/owl#"
+CNN_NS = "https://w3id.org/cnnprov/ontology#"
+
+#: Named graph that holds the ontology inside a store.
+ONTOLOGY_GRAPH = NamedNode("https://w3id.org/cnnprov/ontology")
+
+#: Default base under which run-specific IRIs are minted (configurable per tracker).
+DEFAULT_BASE = "https://w3id.org/cnnprov/id/"
+
+PREFIXES: dict[str, str] = {
+    "prov": PROV_NS,
+    "mls": MLS_NS,
+    "cnn": CNN_NS,
+    "xsd": XSD_NS,
+    "rdf": RDF_NS,
+    "rdfs": RDFS_NS,
+    "owl": OWL_NS,
+}
+
+
+class _Namespace:
+    """Attribute access to the terms of one namespace: `PROV.Activity`."""
+
+    def __init__(self, iri: str) -> None:
+        self._iri = iri
+
+    def __getattr__(self, name: str) -> NamedNode:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return NamedNode(self._iri + name)
+
+    def term(self, name: str) -> NamedNode:
+        return NamedNode(self._iri + name)
+
+
+PROV = _Namespace(PROV_NS)
+MLS = _Namespace(MLS_NS)
+XSD = _Namespace(XSD_NS)
+RDFS = _Namespace(RDFS_NS)
+CNN = _Namespace(CNN_NS)
+RDF_TYPE = NamedNode(RDF_NS + "type")
+
+#: The `cnn:` classes the mapping emits, with the PROV base type each one also carries explicitly.
+CLASS_BASE_TYPES: dict[str, str] = {
+    "Training": "Activity",
+    "Adaptation": "Activity",
+    "Testing": "Activity",
+    "EpochResult": "Entity",
+    "TestResult": "Entity",
+    "MetricValue": "Entity",
+    "Hyperparameter": "Entity",
+    "HyperparameterSetting": "Entity",
+    "EvaluationMeasure": "Entity",
+    "LearningRateSetting": "Entity",
+    "LearningRateSchedule": "Entity",
+    "Dataset": "Entity",
+    "DataSplit": "Entity",
+    "ModelArchitecture": "Entity",
+    "Layer": "Entity",
+    "TrainedModel": "Entity",
+    "ModelFile": "Entity",
+    "TrainingError": "Entity",
+    "TrainingSoftware": "Agent",
+    "ComputeDevice": "Agent",
+    "User": "Agent",
+}
+
+#: `cnn:` properties and the XSD datatype of their values (object properties map to None).
+DATATYPE_PROPERTIES: dict[str, str] = {
+    "runId": "string",
+    "runName": "string",
+    "status": "string",
+    "plannedEpochs": "integer",
+    "epoch": "integer",
+    "loss": "double",
+    "accuracy": "double",
+    "valLoss": "double",
+    "valAccuracy": "double",
+    "elapsedSeconds": "double",
+    "learningRate": "double",
+    "metricName": "string",
+    "hyperparameterName": "string",
+    "adaptationId": "string",
+    "oldLearningRate": "double",
+    "newLearningRate": "double",
+    "scheduleKind": "string",
+    "initialLearningRate": "double",
+    "decayFactor": "double",
+    "decayEvery": "integer",
+    "datasetName": "string",
+    "location": "string",
+    "trainFraction": "double",
+    "trainExamples": "integer",
+    "testExamples": "integer",
+    "validationFraction": "double",
+    "modelName": "string",
+    "parameterCount": "integer",
+    "layerCount": "integer",
+    "layerIndex": "integer",
+    "layerName": "string",
+    "layerKind": "string",
+    "filters": "integer",
+    "kernelSize": "string",
+    "strides": "string",
+    "units": "integer",
+    "activation": "string",
+    "dropoutRate": "double",
+    "filePath": "string",
+    "byteSize": "integer",
+    "sha256": "string",
+    "errorType": "string",
+    "errorMessage": "string",
+    "softwareName": "string",
+    "softwareVersion": "string",
+    "pythonVersion": "string",
+    "frameworkName": "string",
+    "frameworkVersion": "string",
+    "kerasVersion": "string",
+    "deviceKind": "string",
+    "deviceName": "string",
+    "hostName": "string",
+    "userName": "string",
+    "epochsCompleted": "integer",
+    "totalTrainingSeconds": "double",
+    "finalLoss": "double",
+    "finalAccuracy": "double",
+    "finalValLoss": "double",
+    "finalValAccuracy": "double",
+    "bestAccuracy": "double",
+    "bestValAccuracy": "double",
+    "bestValLoss": "double",
+}
+
+OBJECT_PROPERTIES: tuple[str, ...] = (
+    "hasMetric",
+    "hasLayer",
+    "usedSchedule",
+    "hasArchitecture",
+    "afterEpochResult",
+)
+
+#: `prov:Role` individuals used in qualified associations.
+ROLES: tuple[str, ...] = ("TrainerRole", "ExecutorRole", "OperatorRole")

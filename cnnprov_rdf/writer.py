@@ -1,0 +1,189 @@
+"""The asynchronous writer: the training thread enqueues events, a background thread maps and writes them.
+
+Each batch is one store transaction. The queue is bounded: when it is full, `submit` waits (back-pressure)
+rather than dropping. A batch that cannot be written is retried, then appended as N-Quads to a spool file
+so that nothing is lost; training is never interrupted by a write failure.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from pyoxigraph import Quad, RdfFormat, Store, serialize
+
+from .events import Event
+from .mapping import to_quads
+from .vocabulary import DEFAULT_BASE
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+class QuadSink(Protocol):
+    """Where batches of quads go: one `write` call is one transaction."""
+
+    def write(self, quads: Sequence[Quad]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class StoreSink:
+    """An embedded pyoxigraph store opened for writing."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def write(self, quads: Sequence[Quad]) -> None:
+        self.store.extend(quads)
+
+    def close(self) -> None:
+        self.store.flush()
+
+
+@dataclass
+class WriterStats:
+    events_written: int = 0
+    quads_written: int = 0
+    batches: int = 0
+    failed_batches: int = 0
+    spooled_quads: int = 0
+    cpu_seconds: float = 0.0
+
+
+class AsyncWriter:
+    """Maps and writes events on a background thread, in batches, with bounded memory."""
+
+    def __init__(
+        self,
+        sink: QuadSink,
+        *,
+        base: str = DEFAULT_BASE,
+        spool_path: Path | None = None,
+        max_pending: int = 10_000,
+        max_batch: int = 2_000,
+        retries: tuple[float, ...] = (0.05, 0.2, 1.0),
+        mapper: Callable[[Event, str], list[Quad]] = to_quads,
+    ) -> None:
+        self._sink = sink
+        self._base = base
+        self._spool_path = spool_path
+        self._max_batch = max_batch
+        self._retries = retries
+        self._mapper = mapper
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=max_pending)
+        self._done = threading.Condition()
+        self._submitted = 0
+        self._finished = 0
+        self._closed = False
+        self.stats = WriterStats()
+        self._thread = threading.Thread(target=self._run, name="cnnprov-writer", daemon=True)
+        self._thread.start()
+        atexit.register(self.close)
+
+    # --- training-thread side -----------------------------------------------------------------------
+
+    def submit(self, event: Event) -> None:
+        """Enqueue one event; waits only while the queue is full."""
+        if self._closed:
+            log.warning("cnnprov-rdf: event %s submitted after close() was ignored", type(event).__name__)
+            return
+        with self._done:
+            self._submitted += 1
+        self._queue.put(event)
+
+    @property
+    def pending(self) -> int:
+        with self._done:
+            return self._submitted - self._finished
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every event submitted so far is written (or spooled). False on timeout."""
+        with self._done:
+            target = self._submitted
+            return self._done.wait_for(lambda: self._finished >= target, timeout=timeout)
+
+    def close(self, timeout: float | None = None) -> None:
+        """Write everything pending, stop the thread and close the sink. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        atexit.unregister(self.close)
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+        try:
+            self._sink.close()
+        except Exception as error:
+            log.warning("cnnprov-rdf: closing the store failed: %s", error)
+
+    # --- writer-thread side -------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            batch: list[Event] = []
+            item = self._queue.get()
+            while True:
+                if item is _STOP:
+                    stopping = True
+                    break
+                batch.append(item)  # type: ignore[arg-type]
+                if len(batch) >= self._max_batch:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                started = time.thread_time()
+                self._write(batch)
+                self.stats.cpu_seconds += time.thread_time() - started
+                with self._done:
+                    self._finished += len(batch)
+                    self._done.notify_all()
+
+    def _write(self, batch: list[Event]) -> None:
+        try:
+            quads = [quad for event in batch for quad in self._mapper(event, self._base)]
+        except Exception as error:
+            log.warning("cnnprov-rdf: could not map %d events: %r", len(batch), error)
+            return
+        for delay in (*self._retries, None):
+            try:
+                self._sink.write(quads)
+            except Exception as error:
+                self.stats.failed_batches += 1
+                if delay is None:
+                    self._spool(quads, error)
+                    return
+                log.warning("cnnprov-rdf: writing %d quads failed (%s); retrying in %.2fs", len(quads), error, delay)
+                time.sleep(delay)
+            else:
+                self.stats.batches += 1
+                self.stats.events_written += len(batch)
+                self.stats.quads_written += len(quads)
+                return
+
+    def _spool(self, quads: list[Quad], error: Exception) -> None:
+        if self._spool_path is None:
+            log.warning("cnnprov-rdf: %d quads could not be written and no spool file is set: %s", len(quads), error)
+            return
+        try:
+            with self._spool_path.open("ab") as spool:
+                serialize(quads, spool, RdfFormat.N_QUADS)
+        except OSError as spool_error:
+            log.warning("cnnprov-rdf: could not spool %d quads to %s: %s", len(quads), self._spool_path, spool_error)
+            return
+        self.stats.spooled_quads += len(quads)
+        log.warning(
+            "cnnprov-rdf: writing failed (%s); %d quads saved as N-Quads to %s (load them into the store later)",
+            error, len(quads), self._spool_path,
+        )
