@@ -145,13 +145,7 @@ DATATYPE_PROPERTIES: dict[str, str] = {
     "bestValLoss": "double",
 }
 
-OBJECT_PROPERTIES: tuple[str, ...] = (
-    "hasMetric",
-    "hasLayer",
-    "usedSchedule",
-    "hasArchitecture",
-    "afterEpochResult",
-)
+OBJECT_PROPERTIES: tuple[str, ...] = ("hasMetric", "hasLayer")
 
 #: `prov:Role` individuals used in qualified associations.
 ROLES: tuple[str, ...] = ("TrainerRole", "ExecutorRole", "OperatorRole")

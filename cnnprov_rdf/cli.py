@@ -1,0 +1,153 @@
+"""The `cnnprov` command line: demo, query, queries, export."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .export import EXTENSIONS, FORMATS, ExportError, export
+from .queries import QueryError, load_queries, run_query
+from .runs import RunNotFoundError
+from .store import STORE_ENV, StoreError, default_store_path, open_for_reading
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # JSON has no NaN/Infinity
+    return value
+
+
+def format_rows(columns: Sequence[str], rows: Sequence[dict[str, Any]], fmt: str) -> str:
+    """Rows as an aligned text table, CSV, or a JSON list of objects with plain values."""
+    if fmt == "json":
+        return json.dumps([{c: _json_value(row[c]) for c in columns} for row in rows], indent=2)
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([["" if row[c] is None else row[c] for c in columns] for row in rows])
+        return buffer.getvalue().rstrip("\n")
+    cells = [[("" if row[c] is None else str(row[c])) for c in columns] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join(lines)
+
+
+def _parse_params(pairs: Sequence[str]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise QueryError(f"--param takes key=value, got {pair!r}")
+        params[key] = value
+    return params
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    params = _parse_params(args.param)
+    if args.run is not None:
+        params["run"] = args.run
+    result = run_query(args.store, args.name, queries_dir=args.queries_dir, **params)
+    print(format_rows(result.columns, result.rows, args.format))
+    return 0
+
+
+def cmd_queries(args: argparse.Namespace) -> int:
+    queries = [q.describe() for q in load_queries(args.queries_dir).values()]
+    if args.format == "json":
+        print(json.dumps(queries, indent=2))
+        return 0
+    rows = [
+        {
+            "name": q["name"],
+            "title": q["title"],
+            "parameters": ", ".join(
+                p["name"] + ("" if p["required"] else f"={p['default']}") for p in q["parameters"]
+            ),
+        }
+        for q in queries
+    ]
+    print(format_rows(["name", "title", "parameters"], rows, "table"))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    store = open_for_reading(args.store)
+    data = export(store, args.format, args.run, args.output)
+    if data is not None:
+        sys.stdout.buffer.write(data)
+    else:
+        print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .training import TrainingConfig, train_alexnet  # TensorFlow loads only for the demo
+
+    config = TrainingConfig(epochs=args.epochs, run_name="demo")
+    print(f"Training AlexNet for {config.epochs} epochs with capture into {args.store} …", file=sys.stderr)
+    outcome = train_alexnet(config, store=args.store)
+    result = run_query(args.store, "epoch-loss-time", run=outcome.run_id)
+    print("What were the loss and the elapsed training time of each epoch?")
+    print(format_rows(result.columns, result.rows, "table"))
+    store = open_for_reading(args.store)
+    export(store, "turtle", [outcome.run_id], args.output)
+    print(f"Turtle export of run {outcome.run_id}: {args.output}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cnnprov", description="CNN training provenance as a PROV-O graph.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--store", type=Path, default=default_store_path(),
+        help=f"provenance store directory (default: ${STORE_ENV} or ./provenance)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", parents=[common], help="train the example with capture, query it, export it")
+    demo.add_argument("--epochs", type=int, default=3)
+    demo.add_argument("-o", "--output", type=Path, default=Path("cnnprov-demo.ttl"))
+    demo.set_defaults(func=cmd_demo)
+
+    query = sub.add_parser("query", parents=[common], help="run a canned query")
+    query.add_argument("name")
+    query.add_argument("--run", help="shorthand for --param run=RUN")
+    query.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
+    query.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    query.add_argument("--queries-dir", type=Path, help="extra directory of .rq files")
+    query.set_defaults(func=cmd_query)
+
+    listing = sub.add_parser("queries", help="list the canned queries")
+    listing.add_argument("--format", choices=["table", "json"], default="table")
+    listing.add_argument("--queries-dir", type=Path, help="extra directory of .rq files")
+    listing.set_defaults(func=cmd_queries)
+
+    exporter = sub.add_parser("export", parents=[common], help="export runs as RDF")
+    exporter.add_argument("--format", choices=list(FORMATS), default="turtle")
+    exporter.add_argument("--run", action="append", help="run IRI, id or id prefix (repeatable; default: all)")
+    exporter.add_argument("-o", "--output", type=Path, help=f"output file (e.g. run.{EXTENSIONS['turtle']})")
+    exporter.set_defaults(func=cmd_export)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (QueryError, StoreError, ExportError, RunNotFoundError) as error:
+        print(f"cnnprov: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Exporting runs from a store as RDF files, with readable prefixes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+from pyoxigraph import NamedNode, Quad, RdfFormat, Store, Triple, serialize
+
+from .runs import list_runs, resolve_run
+from .vocabulary import PREFIXES
+
+#: Format names accepted by `cnnprov export --format`.
+FORMATS: dict[str, RdfFormat] = {
+    "turtle": RdfFormat.TURTLE,
+    "trig": RdfFormat.TRIG,
+    "ntriples": RdfFormat.N_TRIPLES,
+    "nquads": RdfFormat.N_QUADS,
+    "jsonld": RdfFormat.JSON_LD,
+    "rdfxml": RdfFormat.RDF_XML,
+}
+
+#: Usual file extension of each format.
+EXTENSIONS = {"turtle": "ttl", "trig": "trig", "ntriples": "nt", "nquads": "nq", "jsonld": "jsonld", "rdfxml": "rdf"}
+
+
+class ExportError(ValueError):
+    pass
+
+
+def run_graphs(store: Store, runs: Sequence[str] | None) -> list[NamedNode]:
+    """The named graphs of the given runs (run IRIs, ids or prefixes), or of every run."""
+    if not runs:
+        return [graph for _, _, graph in list_runs(store)]
+    return [resolve_run(store, reference)[1] for reference in runs]
+
+
+def export(
+    store: Store,
+    format: str = "turtle",
+    runs: Sequence[str] | None = None,
+    output: str | os.PathLike[str] | BinaryIO | None = None,
+) -> bytes | None:
+    """Serialize runs: triple formats merge the runs' graphs, quad formats keep one graph per run.
+
+    Returns the bytes when `output` is None, otherwise writes to the path or binary file given.
+    """
+    if format not in FORMATS:
+        raise ExportError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
+    rdf_format = FORMATS[format]
+    graphs = run_graphs(store, runs)
+    quads = [quad for graph in graphs for quad in store.quads_for_pattern(None, None, None, graph)]
+    items: list[Quad] | list[Triple] = quads if rdf_format.supports_datasets else [q.triple for q in quads]
+    prefixes = PREFIXES if rdf_format in (RdfFormat.TURTLE, RdfFormat.TRIG, RdfFormat.RDF_XML) else None
+    if isinstance(output, str | os.PathLike):
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        output = str(output)
+    return serialize(items, output, rdf_format, prefixes=prefixes)

@@ -1,0 +1,239 @@
+"""The canned query library: `.rq` files found by name, parameters bound as typed RDF terms, rows out.
+
+Each file starts with a comment header:
+
+    # title: Loss and elapsed time per epoch
+    # description: What were the loss and the elapsed training time of each epoch of a run?
+    # param: run run default=latest  The run (IRI, run id or unique prefix of it).
+    # columns: elapsed_seconds, epoch, loss
+
+Parameter values never enter the query text: they are substituted as RDF terms for the variable of the
+same name (pyoxigraph substitutions, SPARQL SEP-0007), so a query projects its parameter variables;
+the rows it returns hold the header's columns only.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pyoxigraph import Literal, NamedNode, Store, Variable
+
+from .resources import queries_dir
+from .runs import resolve_run
+from .store import open_for_reading
+from .vocabulary import XSD_NS
+
+#: Parameter types and the literal datatype each is bound as (`run` and `iri` are bound as IRIs).
+PARAMETER_TYPES = ("run", "iri", "string", "integer", "double", "boolean")
+
+
+class QueryError(ValueError):
+    """A query cannot run as asked: unknown name, missing or ill-typed parameter."""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    type: str
+    required: bool
+    default: str | None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class CannedQuery:
+    name: str
+    title: str
+    description: str
+    parameters: tuple[Parameter, ...]
+    columns: tuple[str, ...]
+    text: str
+    path: Path
+
+    def describe(self) -> dict[str, Any]:
+        """The listing shown by `cnnprov queries --format json`."""
+        return {
+            "name": self.name,
+            "title": self.title,
+            "description": self.description,
+            "parameters": [
+                {"name": p.name, "type": p.type, "required": p.required, "default": p.default}
+                for p in self.parameters
+            ],
+            "columns": list(self.columns),
+        }
+
+
+_PARAM = re.compile(r"^(?P<name>[A-Za-z_]\w*)\s+(?P<type>\w+)\s+(?P<mode>required|default=\S+)\s*(?P<doc>.*)$")
+
+
+def parse_query_file(path: Path) -> CannedQuery:
+    """Read one `.rq` file and its header; a malformed header is a QueryError naming the file."""
+    text = path.read_text(encoding="utf-8")
+    header: dict[str, str] = {}
+    parameters: list[Parameter] = []
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        key, _, value = line.lstrip("# ").partition(":")
+        key, value = key.strip().lower(), value.strip()
+        if key == "param":
+            match = _PARAM.match(value)
+            if not match or match["type"] not in PARAMETER_TYPES:
+                raise QueryError(f"{path}: bad parameter line {value!r}; expected 'NAME TYPE required|default=V'")
+            mode = match["mode"]
+            parameters.append(Parameter(
+                match["name"], match["type"], mode == "required",
+                None if mode == "required" else mode.removeprefix("default="), match["doc"],
+            ))
+        elif key:
+            header[key] = value
+    for key in ("title", "description", "columns"):
+        if key not in header:
+            raise QueryError(f"{path}: the header lacks a '# {key}:' line")
+    columns = tuple(c.strip() for c in header["columns"].split(",") if c.strip())
+    return CannedQuery(path.stem, header["title"], header["description"], tuple(parameters), columns, text, path)
+
+
+def load_queries(extra_dir: str | os.PathLike[str] | None = None) -> dict[str, CannedQuery]:
+    """The built-in queries, plus (overriding by name) those in `extra_dir`."""
+    directories = [queries_dir()] + ([Path(extra_dir)] if extra_dir is not None else [])
+    queries: dict[str, CannedQuery] = {}
+    for directory in directories:
+        if not directory.is_dir():
+            raise QueryError(f"query directory {directory} does not exist")
+        for path in sorted(directory.glob("*.rq")):
+            queries[path.stem] = parse_query_file(path)
+    return queries
+
+
+def find_query(name: str, extra_dir: str | os.PathLike[str] | None = None) -> CannedQuery:
+    queries = load_queries(extra_dir)
+    if name in queries:
+        return queries[name]
+    close = difflib.get_close_matches(name, queries, n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise QueryError(f"unknown query {name!r}{hint} (`cnnprov queries` lists them)")
+
+
+# --- binding ----------------------------------------------------------------------------------------
+
+
+def _literal(parameter: Parameter, raw: Any) -> Literal:
+    kind = parameter.type
+    try:
+        if kind == "integer":
+            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+                raise ValueError
+            return Literal(str(int(raw)), datatype=NamedNode(XSD_NS + "integer"))
+        if kind == "double":
+            value = float(raw)
+            lexical = "NaN" if math.isnan(value) else ("INF" if value == math.inf else repr(value))
+            return Literal("-INF" if value == -math.inf else lexical, datatype=NamedNode(XSD_NS + "double"))
+        if kind == "boolean":
+            text = str(raw).lower()
+            if text not in ("true", "false", "1", "0"):
+                raise ValueError
+            return Literal("true" if text in ("true", "1") else "false", datatype=NamedNode(XSD_NS + "boolean"))
+    except (TypeError, ValueError):
+        raise QueryError(f"parameter {parameter.name!r} must be {kind}, got {raw!r}") from None
+    return Literal(str(raw))
+
+
+def bind_parameters(query: CannedQuery, store: Store, given: Mapping[str, Any]) -> dict[Variable, Any]:
+    """Check the given parameters against the header and turn them into RDF terms."""
+    known = {p.name: p for p in query.parameters}
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        expected = ", ".join(known) or "none"
+        raise QueryError(f"query {query.name!r} has no parameter {unknown[0]!r} (parameters: {expected})")
+    bindings: dict[Variable, Any] = {}
+    for parameter in query.parameters:
+        raw = given.get(parameter.name, parameter.default)
+        if raw is None:
+            if parameter.required:
+                raise QueryError(f"query {query.name!r} needs the parameter {parameter.name!r} ({parameter.type})")
+            continue
+        if parameter.type == "run":
+            try:
+                term: Any = resolve_run(store, str(raw))[0]
+            except LookupError as error:
+                raise QueryError(str(error)) from None
+        elif parameter.type == "iri":
+            try:
+                term = NamedNode(str(raw))
+            except ValueError:
+                raise QueryError(f"parameter {parameter.name!r} must be an IRI, got {raw!r}") from None
+        else:
+            term = _literal(parameter, raw)
+        bindings[Variable(parameter.name)] = term
+    return bindings
+
+
+# --- results ----------------------------------------------------------------------------------------
+
+
+def python_value(term: Any) -> Any:
+    """A plain Python value for a result term: numbers as numbers, IRIs and dates as strings."""
+    if term is None:
+        return None
+    if isinstance(term, Literal):
+        datatype = term.datatype.value.removeprefix(XSD_NS)
+        if datatype in ("integer", "int", "long", "short", "nonNegativeInteger"):
+            return int(term.value)
+        if datatype in ("double", "float", "decimal"):
+            return float(term.value.replace("INF", "inf"))
+        if datatype == "boolean":
+            return term.value in ("true", "1")
+        return term.value
+    return term.value
+
+
+@dataclass
+class QueryResult:
+    """Rows of a canned query, as dicts of plain values in column order."""
+
+    query: CannedQuery
+    columns: list[str]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def to_dataframe(self) -> Any:
+        """A pandas DataFrame (pandas must be installed)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.rows, columns=self.columns)
+
+
+def run_query(
+    store: Store | str | os.PathLike[str],
+    name: str,
+    *,
+    queries_dir: str | os.PathLike[str] | None = None,
+    **params: Any,
+) -> QueryResult:
+    """Run the canned query `name` on a store (a pyoxigraph Store or a store path, opened read-only)."""
+    query = find_query(name, queries_dir)
+    if not isinstance(store, Store):
+        store = open_for_reading(store)
+    substitutions = bind_parameters(query, store, params)
+    solutions = store.query(query.text, use_default_graph_as_union=True, substitutions=substitutions)
+    projected = {v.value for v in solutions.variables}  # type: ignore[union-attr]
+    missing = [column for column in query.columns if column not in projected]
+    if missing:
+        raise QueryError(f"{query.path}: the header names columns the query does not select: {missing}")
+    columns = list(query.columns)
+    rows = [{column: python_value(solution[column]) for column in columns} for solution in solutions]
+    return QueryResult(query, columns, rows)

@@ -1,0 +1,40 @@
+"""Finding runs in a store: the latest one, or one named by IRI, UUID or a unique UUID prefix."""
+
+from __future__ import annotations
+
+from pyoxigraph import NamedNode, Store
+
+from .vocabulary import CNN_NS, PROV_NS
+
+_RUNS = f"""
+SELECT ?run ?id ?graph ?started WHERE {{
+  GRAPH ?graph {{ ?run a <{CNN_NS}Training> ; <{CNN_NS}runId> ?id ; <{PROV_NS}startedAtTime> ?started }}
+}} ORDER BY DESC(?started)
+"""
+
+
+class RunNotFoundError(LookupError):
+    """No run matches the reference given; the message lists what the store holds."""
+
+
+def list_runs(store: Store) -> list[tuple[NamedNode, str, NamedNode]]:
+    """(run IRI, run id, graph) for every captured run, newest first."""
+    return [(row["run"], row["id"].value, row["graph"]) for row in store.query(_RUNS)]  # type: ignore[index]
+
+
+def resolve_run(store: Store, reference: str | None) -> tuple[NamedNode, NamedNode]:
+    """The (run IRI, graph) that `reference` names: None or "latest" for the newest run."""
+    runs = list_runs(store)
+    if not runs:
+        raise RunNotFoundError("the store holds no captured runs yet")
+    if reference is None or reference == "latest":
+        return runs[0][0], runs[0][2]
+    matches = [(iri, graph) for iri, run_id, graph in runs if reference in (iri.value, run_id)]
+    if not matches:
+        matches = [(iri, graph) for iri, run_id, graph in runs if run_id.startswith(reference)]
+    if len(matches) == 1:
+        return matches[0]
+    known = ", ".join(run_id for _, run_id, _ in runs[:5]) + (" …" if len(runs) > 5 else "")
+    if not matches:
+        raise RunNotFoundError(f"no run {reference!r} in the store (newest runs: {known})")
+    raise RunNotFoundError(f"{reference!r} matches {len(matches)} runs; give more of the run id")

@@ -1,0 +1,133 @@
+"""The `cnnprov` CLI on a captured run: queries, errors, injection attempts and the Turtle export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+import rdflib
+from pyoxigraph import RdfFormat, serialize
+from rdflib.compare import isomorphic
+
+from cnnprov_rdf.cli import main
+from cnnprov_rdf.export import export
+from cnnprov_rdf.queries import QueryError, load_queries, run_query
+from cnnprov_rdf.runs import resolve_run
+from cnnprov_rdf.store import open_for_reading
+
+
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_query_epoch_loss_time_json_is_ordered_by_loss_descending(capsys, captured):
+    code, out, _ = cli(capsys, "query", "epoch-loss-time", "--store", str(captured.store), "--format", "json")
+    rows = json.loads(out)
+    expected = sorted(zip(captured.history["loss"], [1, 2, 3], strict=True), reverse=True)
+    assert code == 0
+    assert [(r["loss"], r["epoch"]) for r in rows] == expected
+    assert list(rows[0]) == ["elapsed_seconds", "epoch", "loss"]
+
+
+def test_query_by_run_id_prefix_and_csv(capsys, captured):
+    code, out, _ = cli(capsys, "query", "epoch-loss-time", "--store", str(captured.store),
+                       "--run", captured.run_id[:8], "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0
+    assert sorted(float(r["loss"]) for r in rows) == sorted(captured.history["loss"])
+
+
+def test_query_runs_reports_status(capsys, captured):
+    code, out, _ = cli(capsys, "query", "runs", "--store", str(captured.store), "--format", "json")
+    rows = json.loads(out)
+    assert code == 0
+    assert [(r["run_id"], r["name"], r["status"], r["epochs"]) for r in rows] == [
+        (captured.run_id, "tiny", "finished", 3)
+    ]
+
+
+def test_unknown_query_suggests_the_closest_names(capsys, captured):
+    code, _, err = cli(capsys, "query", "epoch-los-time", "--store", str(captured.store))
+    assert code == 2
+    assert "unknown query 'epoch-los-time'" in err and "did you mean epoch-loss-time" in err
+
+
+def test_unknown_parameter_and_missing_store_are_clear_errors(capsys, captured, tmp_path):
+    code, _, err = cli(capsys, "query", "runs", "--store", str(captured.store), "--param", "run=latest")
+    assert code == 2 and "has no parameter 'run'" in err
+    code, _, err = cli(capsys, "query", "runs", "--store", str(tmp_path / "missing"))
+    assert code == 2 and f"no provenance store at {tmp_path / 'missing'}" in err
+
+
+ATTEMPTS = ["x> } DROP ALL #", '" } ; DROP ALL ; #', "latest> } INSERT DATA { <a> <b> <c> } #"]
+
+
+@pytest.mark.parametrize("attempt", ATTEMPTS)
+def test_injection_through_a_parameter_changes_neither_store_nor_meaning(capsys, captured, attempt):
+    before = len(open_for_reading(captured.store))
+    code, out, err = cli(capsys, "query", "epoch-loss-time", "--store", str(captured.store),
+                         "--param", f"run={attempt}")
+    assert code == 2 and "no run" in err and out == ""
+    assert len(open_for_reading(captured.store)) == before
+
+
+def test_ill_typed_parameter_is_rejected(tmp_path):
+    (tmp_path / "by-epoch.rq").write_text(
+        "# title: t\n# description: d\n# param: n integer required  An epoch.\n# columns: n\n"
+        "SELECT ?n WHERE { BIND(1 AS ?x) }\n"
+    )
+    queries = load_queries(tmp_path)
+    assert "by-epoch" in queries and queries["by-epoch"].parameters[0].required
+    with pytest.raises(QueryError, match="must be integer"):
+        run_query(rdflib_free_store(), "by-epoch", queries_dir=tmp_path, n="three")
+    with pytest.raises(QueryError, match="needs the parameter 'n'"):
+        run_query(rdflib_free_store(), "by-epoch", queries_dir=tmp_path)
+    rows = run_query(rdflib_free_store(), "by-epoch", queries_dir=tmp_path, n="3").rows
+    assert rows == [{"n": 3}]
+
+
+def rdflib_free_store():
+    from pyoxigraph import Store
+
+    return Store()
+
+
+def test_queries_listing_json(capsys):
+    code, out, _ = cli(capsys, "queries", "--format", "json")
+    listing = {q["name"]: q for q in json.loads(out)}
+    assert code == 0
+    assert listing["epoch-loss-time"]["parameters"] == [
+        {"name": "run", "type": "run", "required": False, "default": "latest"}
+    ]
+    assert listing["epoch-loss-time"]["columns"] == ["elapsed_seconds", "epoch", "loss"]
+
+
+def test_turtle_export_parses_back_into_exactly_the_run_graph(capsys, captured, tmp_path):
+    output = tmp_path / "run.ttl"
+    code, _, _ = cli(capsys, "export", "--store", str(captured.store), "--format", "turtle",
+                     "--run", captured.run_id, "-o", str(output))
+    assert code == 0
+    exported = rdflib.Graph().parse(output, format="turtle")
+    store = open_for_reading(captured.store)
+    graph = resolve_run(store, captured.run_id)[1]
+    in_store = serialize([q.triple for q in store.quads_for_pattern(None, None, None, graph)], None,
+                         RdfFormat.N_TRIPLES)
+    expected = rdflib.Graph().parse(data=in_store.decode(), format="nt")
+    assert len(exported) == len(expected) > 100
+    assert isomorphic(exported, expected)
+    assert "@prefix prov:" in output.read_text()
+
+
+@pytest.mark.parametrize("fmt", ["trig", "nquads", "ntriples", "jsonld", "rdfxml"])
+def test_other_formats_export_the_same_number_of_statements(captured, fmt):
+    store = open_for_reading(captured.store)
+    turtle = rdflib.Graph().parse(data=export(store, "turtle").decode(), format="turtle")
+    data = export(store, fmt).decode()
+    parsed = rdflib.Dataset() if fmt in ("trig", "nquads", "jsonld") else rdflib.Graph()
+    parsed.parse(data=data, format={"ntriples": "nt", "rdfxml": "xml", "jsonld": "json-ld"}.get(fmt, fmt))
+    count = sum(len(g) for g in parsed.graphs()) if isinstance(parsed, rdflib.Dataset) else len(parsed)
+    assert count == len(turtle)

@@ -1,0 +1,88 @@
+"""Capture across processes: reading while a training writes, and a SIGKILLed training."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cnnprov_rdf.queries import run_query
+from cnnprov_rdf.store import StoreLockedError, open_for_writing
+
+TRAINER = Path(__file__).with_name("_train_in_subprocess.py")
+
+
+def start_training(store: Path, *, epochs: int, pause: float, hang_after: int = 0) -> subprocess.Popen[str]:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, str(TRAINER), str(store), str(epochs), str(pause), str(hang_after)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+    )
+
+
+def wait_for_line(process: subprocess.Popen[str], expected: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if line.strip() == expected:
+            return
+        if not line and process.poll() is not None:
+            raise AssertionError(f"training process exited ({process.returncode}) before printing {expected}")
+    raise AssertionError(f"no {expected!r} within {timeout}s")
+
+
+def epochs_seen_by_cli(store: Path) -> list[int]:
+    """What another process sees right now: `cnnprov query epoch-loss-time --format json`."""
+    result = subprocess.run(
+        [sys.executable, "-m", "cnnprov_rdf.cli", "query", "epoch-loss-time",
+         "--store", str(store), "--format", "json"],
+        capture_output=True, text=True, check=True,
+    )
+    return sorted(row["epoch"] for row in json.loads(result.stdout))
+
+
+def test_queries_from_another_process_see_epochs_grow_while_training_writes(tmp_path):
+    store = tmp_path / "store"
+    process = start_training(store, epochs=4, pause=2.0)
+    try:
+        wait_for_line(process, "EPOCH 1")
+        time.sleep(0.5)  # the writer commits within a fraction of a second
+        first = epochs_seen_by_cli(store)
+        with pytest.raises(StoreLockedError, match=str(store)):
+            open_for_writing(store)
+        wait_for_line(process, "EPOCH 3")
+        time.sleep(0.5)
+        later = epochs_seen_by_cli(store)
+        wait_for_line(process, "DONE")
+    finally:
+        process.kill()
+        process.wait()
+    assert first == [1]
+    assert later == [1, 2, 3]
+    assert epochs_seen_by_cli(store) == [1, 2, 3, 4]
+
+
+def test_sigkilled_training_leaves_an_openable_store_with_earlier_epochs(tmp_path):
+    store = tmp_path / "store"
+    process = start_training(store, epochs=5, pause=0.0, hang_after=2)
+    try:
+        wait_for_line(process, "EPOCH 2")
+        time.sleep(1.5)  # events enqueued more than a second before the kill must survive it
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == -signal.SIGKILL
+    epochs = run_query(store, "epoch-loss-time")
+    assert sorted(row["epoch"] for row in epochs) == [1, 2]
+    runs = run_query(store, "runs").rows
+    assert [(r["status"], r["epochs"]) for r in runs] == [("unfinished", 2)]
+    # The store is not left locked: a new writer can open it.
+    open_for_writing(store).flush()
