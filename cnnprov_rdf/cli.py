@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import math
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +25,12 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
 def format_rows(columns: Sequence[str], rows: Sequence[dict[str, Any]], fmt: str) -> str:
     """Rows as an aligned text table, CSV, or a JSON list of objects with plain values."""
     if fmt == "json":
@@ -34,7 +41,7 @@ def format_rows(columns: Sequence[str], rows: Sequence[dict[str, Any]], fmt: str
         writer.writerow(columns)
         writer.writerows([["" if row[c] is None else row[c] for c in columns] for row in rows])
         return buffer.getvalue().rstrip("\n")
-    cells = [[("" if row[c] is None else str(row[c])) for c in columns] for row in rows]
+    cells = [[_cell(row[c]) for c in columns] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
@@ -91,6 +98,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from .training import TrainingConfig, train_alexnet  # TensorFlow loads only for the demo
 
     config = TrainingConfig(epochs=args.epochs, run_name="demo")
