@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import keras
+import numpy as np
 import pytest
 from pyoxigraph import Store
 
@@ -197,3 +198,29 @@ def test_run_iris_are_under_the_base_and_unique(captured, store):
     rows = select(store, "SELECT ?run WHERE { ?run a cnn:Training }")
     assert rows[0]["run"] == f"https://w3id.org/cnnprov/id/run/{captured.run_id}"
     assert Path(str(captured.store)).is_dir()
+
+
+def test_reduce_lr_on_plateau_and_model_checkpoint_are_recorded(tmp_path):
+    from cnnprov_rdf.alexnet import build_alexnet
+    from cnnprov_rdf.datasets import synthetic_shapes
+
+    data = synthetic_shapes(n_per_class=6, num_classes=2, size=64, seed=2)
+    model = build_alexnet((64, 64, 3), 2, width=0.125)
+    model.compile(optimizer=keras.optimizers.Adam(0.001), loss="sparse_categorical_crossentropy")
+    checkpoint = tmp_path / "checkpoint.keras"
+    # min_delta=100 makes every epoch after the first a "plateau": the rate halves after epoch 2.
+    plateau = keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=0, min_delta=100, verbose=0)
+    with ProvenanceCallback(tmp_path / "store") as capture:
+        history = model.fit(data.x_train, data.y_train, epochs=3, batch_size=4, verbose=0,
+                            callbacks=[capture, plateau, keras.callbacks.ModelCheckpoint(checkpoint)])
+    store = open_for_reading(tmp_path / "store")
+    assert len(history.history["loss"]) == 3
+    old, new = float(np.float32(0.001)), float(np.float32(0.0005))
+    adaptations = select(store, "SELECT ?epoch ?old ?new ?kind WHERE { ?a a cnn:Adaptation ; cnn:epoch ?epoch ; "
+                                "cnn:oldLearningRate ?old ; cnn:newLearningRate ?new ; prov:used ?s . "
+                                "?s cnn:scheduleKind ?kind } ORDER BY ?epoch")
+    assert adaptations == [{"epoch": 2, "old": old, "new": new, "kind": "reduce-on-plateau"}]
+    files = select(store, "SELECT ?epoch ?sha WHERE { ?f a cnn:ModelFile ; cnn:epoch ?epoch ; cnn:sha256 ?sha }"
+                          " ORDER BY ?epoch")
+    assert [f["epoch"] for f in files] == [1, 2, 3]
+    assert files[-1]["sha"] == hashlib.sha256(checkpoint.read_bytes()).hexdigest()
