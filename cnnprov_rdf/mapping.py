@@ -72,10 +72,10 @@ def boolean(value: bool) -> Literal:
 
 
 def date_time(value: datetime) -> Literal:
-    """An `xsd:dateTime` that always carries a time zone (naive times are taken as UTC)."""
+    """An `xsd:dateTime` in UTC, so it always carries a valid time zone (naive times are taken as UTC)."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return Literal(value.isoformat(), datatype=XSD.dateTime)
+    return Literal(value.astimezone(UTC).isoformat().replace("+00:00", "Z"), datatype=XSD.dateTime)
 
 
 def typed(value: HyperparameterValue) -> Literal:
@@ -316,7 +316,8 @@ def _(event: EpochEnded, iris: RunIris) -> Iterator[Triple]:
 def _(event: LearningRateChanged, iris: RunIris) -> Iterator[Triple]:
     adaptation, setting = iris.node("adaptation", event.number), iris.node("learning-rate", event.number)
     yield from _typed_node(adaptation, "Adaptation", "Activity")
-    yield adaptation, CNN.adaptationId, string(str(uuid.uuid5(uuid.NAMESPACE_URL, adaptation.value)))
+    adaptation_id = uuid.uuid5(uuid.NAMESPACE_URL, f"{event.run_id}/adaptation/{event.number}")
+    yield adaptation, CNN.adaptationId, string(str(adaptation_id))
     yield adaptation, CNN.epoch, integer(event.after_epoch)
     yield adaptation, CNN.oldLearningRate, double(event.old_rate)
     yield adaptation, CNN.newLearningRate, double(event.new_rate)
