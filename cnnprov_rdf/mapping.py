@@ -64,7 +64,8 @@ def integer(value: int) -> Literal:
 
 
 def string(value: str) -> Literal:
-    return Literal(str(value))
+    """An `xsd:string`; undecodable bytes kept by Python as surrogates (odd file names) become `\\udcXX` text."""
+    return Literal(str(value).encode("utf-8", "backslashreplace").decode("utf-8"))
 
 
 def boolean(value: bool) -> Literal:

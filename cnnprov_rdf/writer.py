@@ -8,6 +8,7 @@ so that nothing is lost; training is never interrupted by a write failure.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import queue
 import threading
@@ -54,7 +55,7 @@ class WriterStats:
     events_written: int = 0
     quads_written: int = 0
     batches: int = 0
-    failed_batches: int = 0
+    failed_writes: int = 0
     spooled_quads: int = 0
     cpu_seconds: float = 0.0
 
@@ -117,8 +118,13 @@ class AsyncWriter:
             return
         self._closed = True
         atexit.unregister(self.close)
-        self._queue.put(_STOP)
+        with contextlib.suppress(queue.Full):
+            self._queue.put(_STOP, timeout=timeout)
         self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.warning("cnnprov-rdf: the store did not take %d pending events within %.1fs; they are still being "
+                        "written in the background", self.pending, timeout or 0.0)
+            return
         try:
             self._sink.close()
         except Exception as error:
@@ -151,16 +157,17 @@ class AsyncWriter:
                     self._done.notify_all()
 
     def _write(self, batch: list[Event]) -> None:
-        try:
-            quads = [quad for event in batch for quad in self._mapper(event, self._base)]
-        except Exception as error:
-            log.warning("cnnprov-rdf: could not map %d events: %r", len(batch), error)
-            return
+        quads: list[Quad] = []
+        for event in batch:  # one unmappable event must not cost the rest of the batch
+            try:
+                quads.extend(self._mapper(event, self._base))
+            except Exception as error:
+                log.warning("cnnprov-rdf: could not map a %s event, skipped: %r", type(event).__name__, error)
         for delay in (*self._retries, None):
             try:
                 self._sink.write(quads)
             except Exception as error:
-                self.stats.failed_batches += 1
+                self.stats.failed_writes += 1
                 if delay is None:
                     self._spool(quads, error)
                     return

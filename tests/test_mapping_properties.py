@@ -89,7 +89,7 @@ identifiers = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,15}", fullmatch=True)
 metric_names = st.one_of(st.sampled_from(sorted(STANDARD_METRICS)), identifiers)
 metric_dicts = st.dictionaries(metric_names, floats, max_size=6)
 
-#: Whole-minute UTC offsets within the ±14:00 that XSD allows (finer ones: see the xfail test at the end).
+#: Whole-minute UTC offsets within ±14:00 (offsets with seconds or beyond 14:00: see the last test).
 fixed_offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
 naive_datetimes = st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30))
 aware_datetimes = st.datetimes(
@@ -477,7 +477,7 @@ def test_learning_rate_changed_example(number: int, schedule_known: bool) -> Non
     assert derived == ([NamedNode(f"{run.value}/learning-rate/1")] if number == 2 else [])
 
 
-# --- known problems ---------------------------------------------------------------------------------
+# --- offsets XSD cannot express (fixed in c8561e8: written in UTC) -----------------------------------
 
 
 @pytest.mark.parametrize(

@@ -1,125 +1,367 @@
-"""The asynchronous writer: batches, back-pressure, write failures spooled, close semantics."""
+"""The asynchronous writer: batches as transactions, back-pressure, write failures spooled, close semantics, stats.
+
+Real pyoxigraph stores (in memory and on disk) sit behind `StoreSink`; small sink doubles (classes with
+`write`/`close`) record each batch, block on a `threading.Event`, or fail.
+"""
 
 from __future__ import annotations
 
+import gc
 import logging
+import os
 import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 
-from pyoxigraph import RdfFormat, Store, parse
+import pytest
+from pyoxigraph import NamedNode, Quad, RdfFormat, Store, parse
 
-from cnnprov_rdf.events import EpochEnded
+from cnnprov_rdf.events import Agents, EpochEnded, HyperparametersRecorded, ModelFileSaved, RunStarted
 from cnnprov_rdf.mapping import to_quads
+from cnnprov_rdf.vocabulary import CNN_NS, DEFAULT_BASE, RDF_NS
 from cnnprov_rdf.writer import AsyncWriter, StoreSink
 
 RUN = "5f0c7a52-3f4e-4b8e-9d1a-2b6c8e4f1a77"
+AT = datetime(2024, 1, 1, 9, 30, tzinfo=UTC)
+WAIT = 10.0  # upper bound for anything that should happen "now"; never reached when the tests pass
+LOGGER = "cnnprov_rdf.writer"
+
+RDF_TYPE = NamedNode(RDF_NS + "type")
+EPOCH_RESULT = NamedNode(CNN_NS + "EpochResult")
+RUN_PREFIX = f"{DEFAULT_BASE}run/{RUN}"
 
 
-def as_stored(quads) -> set:
-    """Quads as a store holds them (Oxigraph normalises literal lexical forms, e.g. 1.0 -> 1)."""
+def epoch(n: int) -> EpochEnded:
+    return EpochEnded(RUN, n, {"loss": 0.5, "accuracy": 0.75, "top5": 0.875}, 1.25, AT, 0.01)
+
+
+QUADS_PER_EPOCH = len(to_quads(epoch(1)))
+
+
+def result_node(n: int) -> NamedNode:
+    return NamedNode(f"{RUN_PREFIX}/epoch/{n}")
+
+
+def quads_of(events: Sequence) -> list[Quad]:
+    return [quad for event in events for quad in to_quads(event)]
+
+
+def as_stored(quads) -> set[Quad]:
+    """Quads as a store holds them (Oxigraph normalises literal lexical forms, e.g. "1.0"^^xsd:double -> "1")."""
     store = Store()
     store.extend(quads)
     return set(store)
 
 
-def epoch(n: int) -> EpochEnded:
-    return EpochEnded(RUN, n, {"loss": 1.0 / n}, 0.5, datetime(2024, 1, 1, tzinfo=UTC))
+def epochs_in(quads: Sequence[Quad]) -> list[int]:
+    """The epochs whose EpochResult node is typed in these quads, in order of appearance."""
+    return [
+        int(q.subject.value.rsplit("/", 1)[1]) for q in quads if q.predicate == RDF_TYPE and q.object == EPOCH_RESULT
+    ]
 
 
-class FailingSink:
-    """A sink whose writes fail `failures` times, then go to an in-memory store."""
+def epoch_results_in(store: Store) -> set[int]:
+    return {int(q.subject.value.rsplit("/", 1)[1]) for q in store.quads_for_pattern(None, RDF_TYPE, EPOCH_RESULT)}
+
+
+# --- sink doubles -----------------------------------------------------------------------------------
+
+
+class RecordingSink:
+    """Writes each batch to an in-memory store, after an optional delay, and records it."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+        self.store = Store()
+        self.calls: list[list[Quad]] = []
+        self.closes = 0
+
+    def write(self, quads: Sequence[Quad]) -> None:
+        if self.delay:
+            time.sleep(self.delay)
+        self.calls.append(list(quads))
+        self.store.extend(quads)
+
+    def close(self) -> None:
+        self.closes += 1
+
+
+class GatedSink(RecordingSink):
+    """Every write waits until `gate` is set; `entered` tells that the writer thread is inside a write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered, self.gate = threading.Event(), threading.Event()
+
+    def write(self, quads: Sequence[Quad]) -> None:
+        self.entered.set()
+        assert self.gate.wait(WAIT), "test never opened the gate"
+        super().write(quads)
+
+
+class FailingSink(RecordingSink):
+    """The first `failures` writes raise OSError; later ones are recorded and stored."""
 
     def __init__(self, failures: int) -> None:
-        self.failures, self.store = failures, Store()
+        super().__init__()
+        self.failures = failures
+        self.attempts = 0
 
-    def write(self, quads) -> None:
+    def write(self, quads: Sequence[Quad]) -> None:
+        self.attempts += 1
         if self.failures:
             self.failures -= 1
             raise OSError("disk full")
-        self.store.extend(quads)
-
-    def close(self) -> None:
-        pass
+        super().write(quads)
 
 
-class GatedSink:
-    def __init__(self) -> None:
-        self.gate, self.batches, self.store = threading.Event(), [], Store()
+@pytest.fixture
+def make_writer() -> Iterator[Callable[..., AsyncWriter]]:
+    """Builds writers and makes sure each is closed (gates opened first) when the test ends."""
+    made: list[AsyncWriter] = []
 
-    def write(self, quads) -> None:
-        self.gate.wait()
-        self.batches.append(len(quads))
-        self.store.extend(quads)
+    def make(sink, **options) -> AsyncWriter:
+        writer = AsyncWriter(sink, **options)
+        made.append(writer)
+        return writer
 
-    def close(self) -> None:
-        pass
+    yield make
+    for writer in made:
+        gate = getattr(writer._sink, "gate", None)
+        if gate is not None:
+            gate.set()
+        writer.close(timeout=WAIT)
 
 
-def test_everything_submitted_is_written_after_flush_and_counted(tmp_path):
-    store = Store(str(tmp_path / "store"))
-    writer = AsyncWriter(StoreSink(store))
-    events = [epoch(n) for n in range(1, 51)]
+# --- everything written -----------------------------------------------------------------------------
+
+AGENTS = Agents("0.1.0", "3.12.0", "tensorflow", "2.21.0", "3.10.0", "CPU", "cpu0", "host", "me")
+
+
+def a_run(epochs: int) -> list:
+    return [
+        RunStarted(RUN, AT, AGENTS, "run", epochs),
+        HyperparametersRecorded(RUN, {"batch_size": 32, "optimizer": 'SGD "momentum"', "nesterov": True}),
+        *(epoch(n) for n in range(1, epochs + 1)),
+    ]
+
+
+def test_everything_submitted_is_written_to_an_in_memory_store_after_flush(make_writer) -> None:
+    store = Store()
+    writer = make_writer(StoreSink(store))
+    events = a_run(50)
     for event in events:
         writer.submit(event)
-    assert writer.flush(timeout=30)
-    expected = as_stored(q for e in events for q in to_quads(e))
-    assert set(store) == expected
-    assert writer.stats.events_written == 50
-    assert writer.stats.quads_written == sum(len(to_quads(e)) for e in events)
+    assert writer.flush(timeout=WAIT)
+    assert writer.pending == 0
+    assert set(store) == as_stored(quads_of(events))
+    assert epoch_results_in(store) == set(range(1, 51))
+    stats = writer.stats
+    assert (stats.events_written, stats.quads_written) == (len(events), len(quads_of(events)))
+    assert stats.batches >= 1 and stats.failed_writes == 0 and stats.spooled_quads == 0
+
+
+def test_everything_submitted_is_written_to_an_on_disk_store_and_survives_reopening(tmp_path) -> None:
+    path = str(tmp_path / "store")
+    events = a_run(30)
+    store = Store(path)
+    writer = AsyncWriter(StoreSink(store))
+    for event in events:
+        writer.submit(event)
+    assert writer.flush(timeout=WAIT)
+    assert set(store) == as_stored(quads_of(events))
     writer.close()
+    assert writer.stats.events_written == len(events)
+    del writer, store
+    gc.collect()  # drop the only handle, releasing the store's lock, then open it afresh
+    reopened = Store(path)
+    assert set(reopened) == as_stored(quads_of(events))
 
 
-def test_back_pressure_blocks_submit_when_full_and_drops_nothing():
+def test_each_batch_is_one_write_call_and_batches_grow_under_load(make_writer) -> None:
+    sink = RecordingSink(delay=0.02)
+    writer = make_writer(sink)
+    events = [epoch(n) for n in range(1, 201)]
+    for event in events:
+        writer.submit(event)
+    assert writer.flush(timeout=WAIT)
+    # One write call per batch, and the calls carry exactly the quads of the events, in submission order.
+    assert len(sink.calls) == writer.stats.batches
+    assert sum(len(call) for call in sink.calls) == writer.stats.quads_written == len(quads_of(events))
+    assert [n for call in sink.calls for n in epochs_in(call)] == list(range(1, 201))
+    # An event's quads never straddle two calls: each call holds whole events.
+    for call in sink.calls:
+        assert len(call) == QUADS_PER_EPOCH * len(epochs_in(call))
+        assert set(call) == set(quads_of([epoch(n) for n in epochs_in(call)]))
+    # While the slow sink was busy, later events queued up and went in together.
+    assert max(len(epochs_in(call)) for call in sink.calls) > 1
+    assert writer.stats.batches < len(events)
+
+
+def test_max_batch_bounds_a_transaction(make_writer) -> None:
     sink = GatedSink()
-    writer = AsyncWriter(sink, max_pending=5)
-    submitted = []
-
-    def produce() -> None:
-        for n in range(1, 21):
-            writer.submit(epoch(n))
-            submitted.append(n)
-
-    producer = threading.Thread(target=produce)
-    producer.start()
-    producer.join(timeout=1.0)
-    assert producer.is_alive() and len(submitted) < 20  # waiting on the full queue
+    writer = make_writer(sink, max_batch=3)
+    writer.submit(epoch(1))
+    assert sink.entered.wait(WAIT)  # the writer holds epoch 1 inside a write
+    for n in range(2, 11):
+        writer.submit(epoch(n))
     sink.gate.set()
-    producer.join(timeout=30)
-    assert writer.flush(timeout=30) and len(submitted) == 20
-    assert len({q.subject for q in sink.store if q.subject.value.endswith(tuple(f"/epoch/{n}" for n in
-                                                                                 range(1, 21)))}) == 20
-    assert max(sink.batches) > len(to_quads(epoch(1)))  # events queued meanwhile went in one transaction
-    writer.close()
+    assert writer.flush(timeout=WAIT)
+    assert [epochs_in(call) for call in sink.calls] == [[1], [2, 3, 4], [5, 6, 7], [8, 9, 10]]
+    assert writer.stats.batches == 4
 
 
-def test_a_failing_store_warns_spools_and_never_raises(tmp_path, caplog):
+# --- back-pressure ----------------------------------------------------------------------------------
+
+
+def test_submit_blocks_when_the_queue_is_full_and_nothing_is_dropped(make_writer) -> None:
+    sink = GatedSink()
+    writer = make_writer(sink, max_pending=5)
+    writer.submit(epoch(1))
+    assert sink.entered.wait(WAIT)  # the writer thread is stuck in a write holding epoch 1; the queue is empty
+    submitted: list[int] = []
+    failures: list[BaseException] = []
+
+    def train() -> None:
+        try:
+            for n in range(2, 22):
+                writer.submit(epoch(n))
+                submitted.append(n)
+        except BaseException as error:  # the training thread must never see one
+            failures.append(error)
+
+    trainer = threading.Thread(target=train, daemon=True)
+    trainer.start()
+    trainer.join(timeout=0.5)
+    assert trainer.is_alive(), "submit should wait while the queue is full"
+    assert submitted == [2, 3, 4, 5, 6]  # exactly max_pending events queued; the next submit waits
+    sink.gate.set()
+    trainer.join(timeout=WAIT)
+    assert not trainer.is_alive() and not failures
+    assert writer.flush(timeout=WAIT)
+    assert epoch_results_in(sink.store) == set(range(1, 22))
+    assert writer.stats.events_written == 21
+    assert set(sink.store) == as_stored(quads_of([epoch(n) for n in range(1, 22)]))
+
+
+# --- write failures ---------------------------------------------------------------------------------
+
+
+def test_a_store_that_always_fails_warns_spools_and_never_raises(make_writer, tmp_path, caplog) -> None:
+    caplog.set_level(logging.WARNING, logger=LOGGER)
     spool = tmp_path / "unwritten.nq"
-    writer = AsyncWriter(FailingSink(failures=10**6), spool_path=spool, retries=(0.0,))
-    with caplog.at_level(logging.WARNING):
-        writer.submit(epoch(1))
-        assert writer.flush(timeout=30)
-    assert "disk full" in caplog.text and str(spool) in caplog.text
-    assert as_stored(parse(spool.read_bytes(), format=RdfFormat.N_QUADS)) == as_stored(to_quads(epoch(1)))
+    sink = FailingSink(failures=10**9)
+    writer = make_writer(sink, spool_path=spool, retries=(0.0,))
+    events = [epoch(n) for n in range(1, 6)]
+    for event in events:
+        writer.submit(event)  # would raise here if failures leaked to the training thread
+    assert writer.flush(timeout=WAIT)
     writer.close()
+    warnings = [r for r in caplog.records if r.name == LOGGER and r.levelno == logging.WARNING]
+    assert any("retrying" in r.getMessage() for r in warnings)
+    assert any(str(spool) in r.getMessage() and "disk full" in r.getMessage() for r in warnings)
+    # The spool holds exactly the events' quads, as parseable N-Quads with their lexical forms intact.
+    spooled = list(parse(path=str(spool), format=RdfFormat.N_QUADS))
+    assert set(spooled) == set(quads_of(events))
+    assert len(spooled) == len(quads_of(events)) == writer.stats.spooled_quads
+    assert writer.stats.events_written == writer.stats.quads_written == 0
+    # Every batch is tried once and retried once (retries=(0.0,)), and each failed attempt is counted.
+    assert writer.stats.failed_writes == sink.attempts and sink.attempts % 2 == 0 and sink.attempts >= 2
+    assert not sink.calls
 
 
-def test_a_transient_failure_is_retried_and_written_once(tmp_path):
+def test_a_store_that_always_fails_without_a_spool_file_only_warns(make_writer, caplog) -> None:
+    caplog.set_level(logging.WARNING, logger=LOGGER)
+    writer = make_writer(FailingSink(failures=10**9), retries=())
+    writer.submit(epoch(1))
+    assert writer.flush(timeout=WAIT)
+    assert any("no spool file" in r.getMessage() for r in caplog.records if r.name == LOGGER)
+    assert writer.stats.spooled_quads == 0 and writer.stats.events_written == 0
+
+
+def test_a_transient_failure_is_retried_and_everything_written_once(make_writer, tmp_path, caplog) -> None:
+    caplog.set_level(logging.WARNING, logger=LOGGER)
+    spool = tmp_path / "unwritten.nq"
     sink = FailingSink(failures=1)
-    spool = tmp_path / "unwritten.nq"
-    writer = AsyncWriter(sink, spool_path=spool, retries=(0.0, 0.0))
+    writer = make_writer(sink, spool_path=spool, retries=(0.0,))
+    events = [epoch(n) for n in range(1, 21)]
+    for event in events:
+        writer.submit(event)
+    assert writer.flush(timeout=WAIT)
+    assert [n for call in sink.calls for n in epochs_in(call)] == list(range(1, 21))  # each epoch once
+    assert set(sink.store) == as_stored(quads_of(events))
+    assert sink.attempts == len(sink.calls) + 1
+    assert not spool.exists()
+    stats = writer.stats
+    assert (stats.failed_writes, stats.spooled_quads, stats.batches) == (1, 0, len(sink.calls))
+    assert (stats.events_written, stats.quads_written) == (20, len(quads_of(events)))
+    assert any("retrying" in r.getMessage() for r in caplog.records if r.name == LOGGER)
+
+
+# --- close ------------------------------------------------------------------------------------------
+
+
+def test_close_writes_pending_events_is_idempotent_and_later_submits_only_warn(caplog) -> None:
+    caplog.set_level(logging.WARNING, logger=LOGGER)
+    sink = RecordingSink(delay=0.01)
+    writer = AsyncWriter(sink)
+    events = [epoch(n) for n in range(1, 21)]
+    for event in events:
+        writer.submit(event)
+    writer.close()  # no flush: close itself must write what is pending
+    assert epoch_results_in(sink.store) == set(range(1, 21))
+    assert sink.closes == 1
+    writer.close()
+    assert sink.closes == 1
+    writer.submit(epoch(21))  # must not raise
+    assert any("after close" in r.getMessage() for r in caplog.records if r.name == LOGGER)
+    assert writer.flush(timeout=1.0)
+    assert epoch_results_in(sink.store) == set(range(1, 21))
+    assert (writer.stats.events_written, writer.stats.quads_written) == (20, len(quads_of(events)))
+
+
+def test_a_sink_that_fails_to_close_only_warns(caplog) -> None:
+    caplog.set_level(logging.WARNING, logger=LOGGER)
+
+    class BadClose(RecordingSink):
+        def close(self) -> None:
+            raise OSError("lock lost")
+
+    writer = AsyncWriter(BadClose())
     writer.submit(epoch(1))
     writer.close()
-    assert set(sink.store) == as_stored(to_quads(epoch(1))) and not spool.exists()
+    assert any("lock lost" in r.getMessage() for r in caplog.records if r.name == LOGGER)
 
 
-def test_close_writes_pending_is_idempotent_and_later_submits_only_warn(caplog):
-    sink = FailingSink(failures=0)
-    writer = AsyncWriter(sink)
-    for n in (1, 2, 3):
-        writer.submit(epoch(n))
-    writer.close()
-    writer.close()
-    with caplog.at_level(logging.WARNING):
-        writer.submit(epoch(4))
-    assert "after close" in caplog.text
-    assert {q.subject.value.rsplit("/", 1)[1] for q in sink.store if "/epoch/" in q.subject.value} == {"1", "2", "3"}
+# --- known problems ---------------------------------------------------------------------------------
+
+
+def test_one_unmappable_event_does_not_lose_the_rest_of_its_batch(make_writer) -> None:
+    sink = GatedSink()
+    writer = make_writer(sink)
+    writer.submit(epoch(1))
+    assert sink.entered.wait(WAIT)  # epochs 2, bad, 3 now queue up and will form one batch
+    bad_path = os.fsdecode(b"/models/alexnet-\xff.keras")
+    writer.submit(epoch(2))
+    writer.submit(ModelFileSaved(RUN, bad_path, 10, "0" * 64, AT, 2))
+    writer.submit(epoch(3))
+    sink.gate.set()
+    assert writer.flush(timeout=WAIT)
+    assert epoch_results_in(sink.store) == {1, 2, 3}
+
+
+def test_close_honours_its_timeout_when_the_store_hangs(make_writer) -> None:
+    sink = GatedSink()
+    writer = make_writer(sink, max_pending=1)
+    writer.submit(epoch(1))
+    assert sink.entered.wait(WAIT)
+    writer.submit(epoch(2))  # the queue (size 1) is now full
+    closer = threading.Thread(target=writer.close, kwargs={"timeout": 0.2}, daemon=True)
+    closer.start()
+    try:
+        closer.join(timeout=2.0)
+        assert not closer.is_alive(), "close(timeout=0.2) still blocked after 2 s"
+    finally:
+        sink.gate.set()
+        closer.join(timeout=WAIT)
