@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from types import TracebackType
@@ -114,6 +115,20 @@ def _fit_frame(model: keras.Model) -> Mapping[str, Any]:
     return {}
 
 
+_TRAINING: weakref.WeakSet[ProvenanceCallback] = weakref.WeakSet()
+_previous_excepthook = sys.excepthook
+
+
+def _record_uncaught(kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
+    """An exception nobody caught ends the process: record it on every run still inside `fit` first."""
+    for callback in list(_TRAINING):
+        try:
+            callback.fail_training(error)
+        except Exception:
+            log.warning("cnnprov-rdf: could not record the uncaught %s", kind.__name__, exc_info=True)
+    _previous_excepthook(kind, error, tb)
+
+
 class ProvenanceCallback(keras.callbacks.Callback):
     """Records a Keras training as W3C PROV in a provenance store.
 
@@ -160,6 +175,10 @@ class ProvenanceCallback(keras.callbacks.Callback):
                 name=self.run_name, planned_epochs=self.params.get("epochs"), agents=keras_agents(),
             )
         self._in_fit = True
+        _TRAINING.add(self)
+        if sys.excepthook is not _record_uncaught:
+            global _previous_excepthook
+            _previous_excepthook, sys.excepthook = sys.excepthook, _record_uncaught
         run = self.run
         hyperparameters: dict[str, HyperparameterValue] = {}
         rate = current_learning_rate(self.model)
@@ -206,6 +225,7 @@ class ProvenanceCallback(keras.callbacks.Callback):
     @_guarded
     def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
         self._in_fit = False
+        _TRAINING.discard(self)
         if self.run is not None:
             self.run.end()
 
@@ -268,14 +288,23 @@ class ProvenanceCallback(keras.callbacks.Callback):
 
     # --- lifecycle ----------------------------------------------------------------------------------
 
+    def fail_training(self, error: BaseException) -> None:
+        """Record that `fit` was left by `error`, and end the run as failed."""
+        if self.run is not None and self._in_fit:
+            self.run.fail(error)
+            self.run.end()
+        self._in_fit = False
+        _TRAINING.discard(self)
+
     def close(self) -> None:
         """End the run (recording an exception being handled, if any) and flush everything to the store."""
         error = sys.exc_info()[1]
-        if self.run is not None and self._in_fit and isinstance(error, Exception):
-            self.run.fail(error)
+        if isinstance(error, Exception):
+            self.fail_training(error)
         if self.run is not None and self._in_fit:
             self.run.end()
         self._in_fit = False
+        _TRAINING.discard(self)
         if self._owns_tracker:
             self.tracker.close()
         else:
@@ -287,8 +316,8 @@ class ProvenanceCallback(keras.callbacks.Callback):
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if exc is not None and self.run is not None and self._in_fit:
-            self.run.fail(exc)
+        if exc is not None:
+            self.fail_training(exc)
         self.close()
 
 

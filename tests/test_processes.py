@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from cnnprov_rdf.queries import run_query
-from cnnprov_rdf.store import StoreLockedError, open_for_writing
+from cnnprov_rdf.store import StoreLockedError, open_for_reading, open_for_writing
 
 TRAINER = Path(__file__).with_name("_train_in_subprocess.py")
 
@@ -86,3 +86,39 @@ def test_sigkilled_training_leaves_an_openable_store_with_earlier_epochs(tmp_pat
     assert [(r["status"], r["epochs"]) for r in runs] == [("unfinished", 2)]
     # The store is not left locked: a new writer can open it.
     open_for_writing(store).flush()
+
+
+UNCAUGHT = """
+import keras, sys
+sys.path.insert(0, {tests!r})
+from conftest import train_tiny_alexnet
+from cnnprov_rdf.keras import ProvenanceCallback
+
+class Explode(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 1:
+            raise MemoryError("out of memory in epoch 2")
+
+from cnnprov_rdf.alexnet import build_alexnet
+from cnnprov_rdf.datasets import synthetic_shapes
+data = synthetic_shapes(n_per_class=4, num_classes=2, seed=3)
+model = build_alexnet((64, 64, 3), 2)
+model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+# The bare one-liner: no `with`, no close(); nobody catches the error.
+model.fit(data.x_train, data.y_train, epochs=3, verbose=0,
+          callbacks=[ProvenanceCallback({store!r}), Explode()])
+"""
+
+
+def test_uncaught_exception_with_a_bare_callback_is_recorded_before_the_process_exits(tmp_path):
+    store = tmp_path / "store"
+    script = UNCAUGHT.format(tests=str(Path(__file__).parent), store=str(store))
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=300)
+    assert result.returncode == 1 and "MemoryError: out of memory in epoch 2" in result.stderr
+    rows = run_query(store, "runs").rows
+    assert [(r["status"], r["epochs"]) for r in rows] == [("failed", 2)]
+    errors = list(open_for_reading(store).query(
+        "SELECT ?type ?message WHERE { GRAPH ?g { ?e <https://w3id.org/cnnprov/ontology#errorType> ?type ; "
+        "<https://w3id.org/cnnprov/ontology#errorMessage> ?message } }"))
+    assert [(e["type"].value, e["message"].value) for e in errors] == [("MemoryError", "out of memory in epoch 2")]
