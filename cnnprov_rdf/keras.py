@@ -148,7 +148,7 @@ class ProvenanceCallback(keras.callbacks.Callback):
     ) -> None:
         super().__init__()
         self._owns_tracker = tracker is None
-        self.tracker = tracker if tracker is not None else Tracker(store)
+        self.tracker = tracker if tracker is not None else Tracker.shared(store)
         self.run_name = run_name
         self.user_hyperparameters = dict(hyperparameters or {})
         self.dataset = dict(dataset or {})
@@ -160,6 +160,7 @@ class ProvenanceCallback(keras.callbacks.Callback):
         self._rate_pending = False
         self._test_started: datetime | None = None
         self._patched: set[int] = set()
+        self._released = False
 
     # --- Keras hooks --------------------------------------------------------------------------------
 
@@ -305,8 +306,9 @@ class ProvenanceCallback(keras.callbacks.Callback):
             self.run.end()
         self._in_fit = False
         _TRAINING.discard(self)
-        if self._owns_tracker:
-            self.tracker.close()
+        if self._owns_tracker and not self._released:
+            self._released = True
+            self.tracker.release()
         else:
             self.tracker.flush()
 

@@ -7,6 +7,8 @@ Each file starts with a comment header:
     # param: run run default=latest  The run (IRI, run id or unique prefix of it).
     # columns: elapsed_seconds, epoch, loss
 
+Types: run, iri, string, integer, double, boolean, and choice[a,b,c]. `default=all` leaves the parameter
+unbound, so the query covers everything (a `run` parameter also accepts `all`, `latest` and `previous`).
 Parameter values never enter the query text: they are substituted as RDF terms for the variable of the
 same name (pyoxigraph substitutions, SPARQL SEP-0007), so a query projects its parameter variables;
 the rows it returns hold the header's columns only.
@@ -30,8 +32,12 @@ from .runs import resolve_run
 from .store import open_for_reading
 from .vocabulary import XSD_NS
 
-#: Parameter types and the literal datatype each is bound as (`run` and `iri` are bound as IRIs).
-PARAMETER_TYPES = ("run", "iri", "string", "integer", "double", "boolean")
+#: Parameter types: `run` and `iri` are bound as IRIs, `choice` as one of its listed strings, others as
+#: literals of that XSD datatype.
+PARAMETER_TYPES = ("run", "iri", "string", "integer", "double", "boolean", "choice")
+
+#: A default that leaves the parameter unbound, so that the query covers everything.
+UNBOUND_DEFAULT = "all"
 
 
 class QueryError(ValueError):
@@ -45,6 +51,7 @@ class Parameter:
     required: bool
     default: str | None
     description: str = ""
+    choices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -65,13 +72,16 @@ class CannedQuery:
             "description": self.description,
             "parameters": [
                 {"name": p.name, "type": p.type, "required": p.required, "default": p.default}
+                | ({"choices": list(p.choices)} if p.choices else {})
                 for p in self.parameters
             ],
             "columns": list(self.columns),
         }
 
 
-_PARAM = re.compile(r"^(?P<name>[A-Za-z_]\w*)\s+(?P<type>\w+)\s+(?P<mode>required|default=\S+)\s*(?P<doc>.*)$")
+_PARAM = re.compile(
+    r"^(?P<name>[A-Za-z_]\w*)\s+(?P<type>\w+)(?:\[(?P<choices>[\w,.-]+)\])?\s+(?P<mode>required|default=\S+)\s*(?P<doc>.*)$"
+)
 
 
 def parse_query_file(path: Path) -> CannedQuery:
@@ -86,12 +96,15 @@ def parse_query_file(path: Path) -> CannedQuery:
         key, value = key.strip().lower(), value.strip()
         if key == "param":
             match = _PARAM.match(value)
-            if not match or match["type"] not in PARAMETER_TYPES:
+            if not match or match["type"] not in PARAMETER_TYPES or (match["type"] == "choice") != bool(
+                match["choices"]
+            ):
                 raise QueryError(f"{path}: bad parameter line {value!r}; expected 'NAME TYPE required|default=V'")
             mode = match["mode"]
             parameters.append(Parameter(
                 match["name"], match["type"], mode == "required",
                 None if mode == "required" else mode.removeprefix("default="), match["doc"],
+                tuple(match["choices"].split(",")) if match["choices"] else (),
             ))
         elif key:
             header[key] = value
@@ -157,6 +170,8 @@ def bind_parameters(query: CannedQuery, store: Store, given: Mapping[str, Any]) 
     bindings: dict[Variable, Any] = {}
     for parameter in query.parameters:
         raw = given.get(parameter.name, parameter.default)
+        if raw == UNBOUND_DEFAULT and (parameter.default == UNBOUND_DEFAULT or parameter.type == "run"):
+            continue
         if raw is None:
             if parameter.required:
                 raise QueryError(f"query {query.name!r} needs the parameter {parameter.name!r} ({parameter.type})")
@@ -171,6 +186,12 @@ def bind_parameters(query: CannedQuery, store: Store, given: Mapping[str, Any]) 
                 term = NamedNode(str(raw))
             except ValueError:
                 raise QueryError(f"parameter {parameter.name!r} must be an IRI, got {raw!r}") from None
+        elif parameter.type == "choice":
+            if str(raw) not in parameter.choices:
+                raise QueryError(
+                    f"parameter {parameter.name!r} must be one of {', '.join(parameter.choices)}; got {raw!r}"
+                )
+            term = Literal(str(raw))
         else:
             term = _literal(parameter, raw)
         bindings[Variable(parameter.name)] = term

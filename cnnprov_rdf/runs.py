@@ -23,12 +23,17 @@ def list_runs(store: Store) -> list[tuple[NamedNode, str, NamedNode]]:
 
 
 def resolve_run(store: Store, reference: str | None) -> tuple[NamedNode, NamedNode]:
-    """The (run IRI, graph) that `reference` names: None or "latest" for the newest run."""
+    """The (run IRI, graph) that `reference` names: None or "latest" for the newest run, "previous" for the one
+    before it."""
     runs = list_runs(store)
     if not runs:
         raise RunNotFoundError("the store holds no captured runs yet")
     if reference is None or reference == "latest":
         return runs[0][0], runs[0][2]
+    if reference == "previous":
+        if len(runs) < 2:
+            raise RunNotFoundError("the store holds a single run, so there is no previous run")
+        return runs[1][0], runs[1][2]
     matches = [(iri, graph) for iri, run_id, graph in runs if reference in (iri.value, run_id)]
     if not matches:
         matches = [(iri, graph) for iri, run_id, graph in runs if run_id.startswith(reference)]

@@ -37,6 +37,11 @@ def open_for_writing(path: str | os.PathLike[str]) -> Store:
     try:
         store = Store(str(path))
     except OSError as error:
+        if "current process" in str(error):
+            raise StoreLockedError(
+                f"the provenance store {path} is already open for writing in this process: close the other "
+                f"Tracker first, or share it (Tracker.shared, which ProvenanceCallback(store=...) uses)."
+            ) from error
         if "lock" in str(error).lower():
             raise StoreLockedError(
                 f"the provenance store {path} is open for writing in another process. "

@@ -12,6 +12,7 @@ import math
 import os
 import platform
 import socket
+import threading
 import time
 import traceback
 import uuid
@@ -21,6 +22,7 @@ from hashlib import sha256
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from types import TracebackType
+from typing import Any, ClassVar
 
 from .events import (
     Agents,
@@ -131,6 +133,36 @@ class Tracker:
         sink = StoreSink(open_for_writing(self.store_path))
         spool = self.store_path.with_name(self.store_path.name + ".unwritten.nq")
         self.writer = AsyncWriter(sink, base=base, spool_path=spool, max_pending=max_pending)
+
+    _shared: ClassVar[dict[tuple[Path, str], list[Any]]] = {}
+    _shared_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    @classmethod
+    def shared(cls, store: str | os.PathLike[str] | None = None, *, base: str = DEFAULT_BASE) -> Tracker:
+        """The tracker of this process for `store`, opened on first use: a store has one writer per process,
+        so several callbacks (a grid search in one script) share it. Pair each call with `release()`."""
+        path = (Path(store) if store is not None else default_store_path()).resolve()
+        with cls._shared_lock:
+            entry = cls._shared.get((path, base))
+            if entry is None or entry[0].writer.closed:
+                entry = cls._shared[(path, base)] = [cls(path, base=base), 0]
+            entry[1] += 1
+            return entry[0]
+
+    def release(self) -> None:
+        """Give back a `shared()` tracker: flush, and close it when its last user releases it."""
+        with Tracker._shared_lock:
+            key = (self.store_path.resolve(), self.base)
+            entry = Tracker._shared.get(key)
+            if entry is None or entry[0] is not self:
+                self.close()
+                return
+            entry[1] -= 1
+            if entry[1] > 0:
+                self.flush()
+                return
+            del Tracker._shared[key]
+        self.close()
 
     def start_run(
         self,

@@ -41,13 +41,18 @@ class StoreSink:
     """An embedded pyoxigraph store opened for writing."""
 
     def __init__(self, store: Store) -> None:
-        self.store = store
+        self.store: Store | None = store
 
     def write(self, quads: Sequence[Quad]) -> None:
+        if self.store is None:
+            raise OSError("the store was closed")
         self.store.extend(quads)
 
     def close(self) -> None:
-        self.store.flush()
+        """Flush and let go of the store, which releases its lock for other writers."""
+        if self.store is not None:
+            self.store.flush()
+            self.store = None
 
 
 @dataclass
@@ -100,6 +105,10 @@ class AsyncWriter:
         with self._done:
             self._submitted += 1
         self._queue.put(event)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     @property
     def pending(self) -> int:

@@ -54,3 +54,83 @@ def train_tiny_alexnet(store: Path, tmp: Path, *, epochs: int = 3, extra_callbac
 def captured(tmp_path_factory: pytest.TempPathFactory) -> CapturedTraining:
     tmp = tmp_path_factory.mktemp("captured")
     return train_tiny_alexnet(tmp / "store", tmp)
+
+
+@dataclass
+class GridRun:
+    """One captured training of the grid and what Keras itself reported."""
+
+    run_id: str
+    name: str
+    learning_rate: float
+    epochs: int
+    history: dict[str, list[float]]
+    test_result: dict[str, float] | None
+    model_file: Path | None
+    error: BaseException | None = None
+
+
+@dataclass
+class CapturedGrid:
+    store: Path
+    runs: dict[str, GridRun]
+
+
+def train_grid(store: Path, tmp: Path) -> CapturedGrid:
+    """The query fixture: 2 learning rates × 2 epoch counts, a run that raises, a run that stops early.
+
+    Each run trains the scaled-down AlexNet with a validation split and a step decay (rate halves after every
+    epoch), is tested, and saves its model. Runs start one after another, so "latest" is the early-stopped one.
+    """
+    import keras
+
+    from cnnprov_rdf.alexnet import build_alexnet
+    from cnnprov_rdf.datasets import synthetic_shapes
+    from cnnprov_rdf.keras import ProvenanceCallback
+    from cnnprov_rdf.schedules import StepDecay
+
+    data = synthetic_shapes(n_per_class=8, num_classes=2, size=64, split=0.75, seed=5)
+    dataset = {"name": data.name, "train_fraction": data.train_fraction, "test_examples": len(data.x_test)}
+    plan = [("lr0.01-e1", 0.01, 1), ("lr0.01-e2", 0.01, 2), ("lr0.005-e1", 0.005, 1), ("lr0.005-e2", 0.005, 2),
+            ("raises", 0.01, 3), ("early-stop", 0.01, 4)]
+    runs: dict[str, GridRun] = {}
+
+    class Explode(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise ValueError("NaN batch in epoch 2")
+
+    for name, rate, epochs in plan:
+        keras.utils.set_random_seed(7)
+        model = build_alexnet((64, 64, 3), data.num_classes, width=0.125)
+        model.compile(optimizer=keras.optimizers.SGD(rate), loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        extra: list = []
+        if name == "raises":
+            extra = [Explode()]
+        if name == "early-stop":  # min_delta=100: no epoch ever improves enough, so training stops after epoch 2
+            extra = [keras.callbacks.EarlyStopping(monitor="loss", patience=1, min_delta=100)]
+        capture = ProvenanceCallback(store, run_name=name, dataset=dataset)
+        error = test = model_file = None
+        history: dict[str, list[float]] = {}
+        with capture:
+            try:
+                fit = model.fit(
+                    data.x_train, data.y_train, epochs=epochs, batch_size=4, validation_split=0.25, verbose=0,
+                    callbacks=[keras.callbacks.LearningRateScheduler(StepDecay(rate, 0.5, 1)), capture, *extra],
+                )
+                history = fit.history
+                test = model.evaluate(data.x_test, data.y_test, verbose=0, callbacks=[capture], return_dict=True)
+                model_file = tmp / f"{name}.keras"
+                model.save(model_file)
+            except ValueError as raised:
+                error = raised
+                capture.fail_training(raised)
+        runs[name] = GridRun(capture.run.run_id, name, rate, epochs, history, test, model_file, error)
+    return CapturedGrid(store, runs)
+
+
+@pytest.fixture(scope="session")
+def grid(tmp_path_factory: pytest.TempPathFactory) -> CapturedGrid:
+    tmp = tmp_path_factory.mktemp("grid")
+    return train_grid(tmp / "store", tmp)

@@ -186,12 +186,24 @@ def test_framework_neutral_api_for_a_custom_loop_stores_nan_and_inf(tmp_path):
                          " cnn:epoch ?epoch }") == [{"old": 0.1, "new": 0.05, "epoch": 1}]
 
 
-def test_second_writer_gets_a_clear_error_naming_the_store(tmp_path):
+def test_second_writer_in_the_same_process_gets_a_clear_error_naming_the_store(tmp_path):
     path = tmp_path / "busy"
     with Tracker(path):
         with pytest.raises(StoreLockedError, match=str(path)) as raised:
-            ProvenanceCallback(path)
-        assert "read" in str(raised.value) and "--store" in str(raised.value)
+            Tracker(path)
+        assert "already open for writing in this process" in str(raised.value)
+
+
+def test_callbacks_on_one_store_share_its_writer_and_release_it(tmp_path):
+    path = tmp_path / "shared"
+    first, second = ProvenanceCallback(path), ProvenanceCallback(path)  # e.g. a grid search in one script
+    assert first.tracker is second.tracker
+    first.close()
+    assert not second.tracker.writer.closed
+    second.close()
+    assert second.tracker.writer.closed
+    with Tracker(path):  # the lock is released once the last user closed
+        pass
 
 
 def test_run_iris_are_under_the_base_and_unique(captured, store):
