@@ -9,9 +9,12 @@ Each file starts with a comment header:
 
 Types: run, iri, string, integer, double, boolean, and choice[a,b,c]. `default=all` leaves the parameter
 unbound, so the query covers everything (a `run` parameter also accepts `all`, `latest` and `previous`).
-Parameter values never enter the query text: they are substituted as RDF terms for the variable of the
-same name (pyoxigraph substitutions, SPARQL SEP-0007), so a query projects its parameter variables;
-the rows it returns hold the header's columns only.
+Parameter values never enter the query text as text: each is resolved and checked, made an RDF term, and
+joined in as a `VALUES` block at the start of the query's outer WHERE group, written out by pyoxigraph's
+term serializer (so a value can only ever be one IRI or one escaped literal), and again wherever the
+query has a `#@values` comment line (OPTIONAL and UNION groups are evaluated on their own). A VALUES block at the start,
+rather than pyoxigraph's substitutions, lets the engine use the bound value to pick its indexes (measured
+about 250 times faster on a 1,000-run store). The rows hold the header's columns only.
 """
 
 from __future__ import annotations
@@ -198,6 +201,30 @@ def bind_parameters(query: CannedQuery, store: Store, given: Mapping[str, Any]) 
     return bindings
 
 
+_OUTER_WHERE = re.compile(r"\bWHERE\s*\{", re.IGNORECASE)
+
+
+#: A comment line that marks a further place for the VALUES block, e.g. inside an OPTIONAL or UNION branch,
+#: which the engine evaluates on its own: binding there too keeps it from scanning every run.
+VALUES_MARKER = re.compile(r"(?m)^[ \t]*#@values[ \t]*$")
+
+
+def with_values(text: str, bindings: Mapping[Variable, Any]) -> str:
+    """The query with a one-row `VALUES` block of the bound terms opening its outer WHERE group, and in place
+    of every `#@values` line. (A parameter's variable must mean that parameter throughout the query.)"""
+    if not bindings:
+        return text
+    variables = " ".join(str(variable) for variable in bindings)
+    terms = " ".join(str(term) for term in bindings.values())
+    block = f" VALUES ({variables}) {{ ({terms}) }}"
+    text = VALUES_MARKER.sub(lambda _: block, text)
+    uncommented = re.sub(r"(?m)^\s*#.*$", lambda m: " " * len(m.group()), text)
+    match = _OUTER_WHERE.search(uncommented)
+    if match is None:
+        raise QueryError("a query with parameters needs a 'WHERE {' group to bind them in")
+    return text[: match.end()] + block + text[match.end():]
+
+
 # --- results ----------------------------------------------------------------------------------------
 
 
@@ -249,8 +276,8 @@ def run_query(
     query = find_query(name, queries_dir)
     if not isinstance(store, Store):
         store = open_for_reading(store)
-    substitutions = bind_parameters(query, store, params)
-    solutions = store.query(query.text, use_default_graph_as_union=True, substitutions=substitutions)
+    bindings = bind_parameters(query, store, params)
+    solutions = store.query(with_values(query.text, bindings), use_default_graph_as_union=True)
     projected = {v.value for v in solutions.variables}  # type: ignore[union-attr]
     missing = [column for column in query.columns if column not in projected]
     if missing:
