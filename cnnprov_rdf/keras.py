@@ -105,11 +105,11 @@ def optimizer_hyperparameters(optimizer: keras.optimizers.Optimizer) -> dict[str
     return values
 
 
-def _fit_frame(model: keras.Model) -> Mapping[str, Any]:
-    """The local variables of the `Model.fit` call that is running, or {} outside fit."""
+def _call_frame(model: keras.Model, method: str = "fit") -> Mapping[str, Any]:
+    """The local variables of the running `Model.fit` (or `evaluate`) call, or {} outside it."""
     frame = inspect.currentframe()
     while frame is not None:
-        if frame.f_code.co_name == "fit" and frame.f_locals.get("self") is model:
+        if frame.f_code.co_name == method and frame.f_locals.get("self") is model:
             return frame.f_locals
         frame = frame.f_back
     return {}
@@ -159,6 +159,7 @@ class ProvenanceCallback(keras.callbacks.Callback):
         self._epoch_rate: float | None = None
         self._rate_pending = False
         self._test_started: datetime | None = None
+        self._test_examples: int | None = None
         self._patched: set[int] = set()
         self._released = False
 
@@ -170,7 +171,7 @@ class ProvenanceCallback(keras.callbacks.Callback):
 
     @_guarded
     def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
-        fit = _fit_frame(self.model)
+        fit = _call_frame(self.model)
         if self.run is None or self.run.ended:
             self.run = self.tracker.start_run(
                 name=self.run_name, planned_epochs=self.params.get("epochs"), agents=keras_agents(),
@@ -233,13 +234,14 @@ class ProvenanceCallback(keras.callbacks.Callback):
     @_guarded
     def on_test_begin(self, logs: Mapping[str, Any] | None = None) -> None:
         self._test_started = now()
+        self._test_examples = None if self._in_fit else _length(_call_frame(self.model, "evaluate").get("x"))
 
     @_guarded
     def on_test_end(self, logs: Mapping[str, Any] | None = None) -> None:
         if self._in_fit or self.run is None:
             return  # validation inside fit is already in the epoch's metrics
         metrics = {k: float(v) for k, v in (logs or {}).items() if _is_number(v)}
-        self.run.log_test(metrics, started_at=self._test_started)
+        self.run.log_test(metrics, started_at=self._test_started, test_examples=self._test_examples)
 
     # --- helpers ------------------------------------------------------------------------------------
 
@@ -258,11 +260,10 @@ class ProvenanceCallback(keras.callbacks.Callback):
 
     def _log_dataset(self, fit: Mapping[str, Any]) -> None:
         dataset = dict(self.dataset)
-        x = fit.get("x")
-        total = len(x) if hasattr(x, "__len__") and not isinstance(x, tf.data.Dataset) else None
+        trained_on = _length(fit.get("x"))  # Keras has already cut the validation split off `x` here
         validation = _plain(fit.get("validation_split")) or 0.0
-        if total is not None:
-            dataset.setdefault("train_examples", int(total - int(total * float(validation))))
+        if trained_on is not None:
+            dataset.setdefault("train_examples", trained_on)
         if validation:
             dataset.setdefault("validation_fraction", float(validation))
         self.run.log_dataset(dataset.pop("name", "in-memory arrays"), **dataset)
@@ -321,6 +322,13 @@ class ProvenanceCallback(keras.callbacks.Callback):
         if exc is not None:
             self.fail_training(exc)
         self.close()
+
+
+def _length(data: Any) -> int | None:
+    """How many examples an in-memory input holds (None for datasets and generators)."""
+    if isinstance(data, tf.data.Dataset) or not hasattr(data, "__len__"):
+        return None
+    return len(data)
 
 
 def _is_number(value: Any) -> bool:

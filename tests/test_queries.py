@@ -378,11 +378,6 @@ def test_test_results_equal_evaluate(store, grid):
     assert rows(store, "test-results", run="all") == result
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ProvenanceCallback.on_test_end calls Run.log_test without test_examples, so no cnn:testExamples is ever "
-    "stored on a TestResult and test-results' test_examples column is always None for a Keras capture, although "
-    "the dataset recorded test_examples=4 (on the DataSplit, see model-lineage). Fix: pass the evaluated count "
-    "(or the dataset's test_examples), or let the query fall back to the split's cnn:testExamples."))
 def test_test_results_report_the_number_of_test_examples(store, grid):
     assert [row["test_examples"] for row in rows(store, "test-results")] == [4] * len(FINISHED)
 
@@ -417,10 +412,6 @@ def test_model_lineage_filters_by_file_end_or_sha(store, grid):
     assert rows(store, "model-lineage", file="0" * 64) == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "cnnprov_rdf/keras.py _log_dataset reads fit()'s local `x` after Keras has already cut the validation split "
-    "off it, then subtracts int(len(x) * validation_split) a second time: the grid's 12 training images give 9 "
-    "that fit trains on, but train_examples is recorded as 7 (9 - int(9 * 0.25))."))
 def test_model_lineage_train_examples_counts_what_fit_trained_on(store):
     from cnnprov_rdf.datasets import synthetic_shapes
 
