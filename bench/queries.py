@@ -10,18 +10,26 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import random
 import shutil
 import statistics
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from cnnprov_rdf.events import LayerInfo
 from cnnprov_rdf.queries import load_queries, run_query
 from cnnprov_rdf.store import open_for_reading
 from cnnprov_rdf.tracker import Tracker, local_agents
+
+LAYERS = [
+    LayerInfo(1, "conv1", "Conv2D", 34_944, filters=96, kernel_size=(11, 11), strides=(4, 4), activation="relu"),
+    LayerInfo(2, "pool1", "MaxPooling2D", 0, kernel_size=(3, 3), strides=(2, 2)),
+    LayerInfo(3, "flatten", "Flatten"),
+    LayerInfo(4, "dropout6", "Dropout", dropout_rate=0.5),
+    LayerInfo(5, "fc6", "Dense", 37_752_832, units=4096, activation="relu"),
+    LayerInfo(6, "fc8", "Dense", 69_649, units=17, activation="softmax"),
+]
 
 
 def build_store(path: Path, runs: int, epochs: int, seed: int = 0) -> dict[str, float]:
@@ -39,7 +47,8 @@ def build_store(path: Path, runs: int, epochs: int, seed: int = 0) -> dict[str, 
             run.log_dataset("oxford-flowers-17", location="/data/flowers17", train_fraction=0.8,
                             train_examples=1088, test_examples=272)
             run.log_schedule("step-decay", initial_rate=rate, factor=0.5, every=max(1, planned // 3))
-            events += 4
+            run.log_architecture("alexnet", 58_000_000, LAYERS)
+            events += 5
             loss = 3.0
             for epoch in range(1, planned + 1):
                 loss *= 0.97 + rng.random() * 0.02
@@ -48,6 +57,8 @@ def build_store(path: Path, runs: int, epochs: int, seed: int = 0) -> dict[str, 
                                       "val_accuracy": 1 - loss / 2.8},
                               elapsed_seconds=1 + rng.random(), learning_rate=current)
                 events += 1
+            if index % 100 == 99:
+                continue  # about 1% of runs never end (killed), as running-now and failed-runs must see
             if index % 50 == 7:
                 run.fail(RuntimeError("out of memory"))
             run.end()
@@ -114,5 +125,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    _ = (math, datetime, timedelta, UTC)
     main()

@@ -16,7 +16,7 @@ from typing import Any
 from .export import EXTENSIONS, FORMATS, ExportError, export
 from .queries import QueryError, load_queries, run_query
 from .runs import RunNotFoundError
-from .store import STORE_ENV, StoreError, default_store_path, open_for_reading
+from .store import STORE_ENV, StoreError, compact, default_store_path, open_for_reading
 
 
 def _json_value(value: Any) -> Any:
@@ -97,6 +97,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compact(args: argparse.Namespace) -> int:
+    if not (args.store / "CURRENT").exists():
+        open_for_reading(args.store)  # raises the clear "no provenance store" error
+    before, after = compact(args.store)
+    print(f"compacted {args.store}: {before / 1e6:.1f} MB -> {after / 1e6:.1f} MB")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from .training import TrainingConfig, train_alexnet  # TensorFlow loads only for the demo
@@ -145,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     exporter.add_argument("--run", action="append", help="run IRI, id or id prefix (repeatable; default: all)")
     exporter.add_argument("-o", "--output", type=Path, help=f"output file (e.g. run.{EXTENSIONS['turtle']})")
     exporter.set_defaults(func=cmd_export)
+    compactor = sub.add_parser("compact", parents=[common], help="compact a store no process is writing")
+    compactor.set_defaults(func=cmd_compact)
     return parser
 
 

@@ -76,3 +76,18 @@ def open_for_reading(path: str | os.PathLike[str]) -> Store:
         return Store.read_only(str(path))
     except OSError as error:
         raise StoreError(f"cannot read the provenance store {path}: {error}") from error
+
+
+def store_size(path: str | os.PathLike[str]) -> int:
+    """Bytes the store's files take on disk."""
+    return sum(file.stat().st_size for file in Path(path).rglob("*") if file.is_file())
+
+
+def compact(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """Compact a store that no process is writing (RocksDB compaction); returns bytes before and after."""
+    before = store_size(path)
+    store = open_for_writing(path)
+    store.optimize()
+    store.flush()
+    del store
+    return before, store_size(path)

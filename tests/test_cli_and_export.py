@@ -131,3 +131,18 @@ def test_other_formats_export_the_same_number_of_statements(captured, fmt):
     parsed.parse(data=data, format={"ntriples": "nt", "rdfxml": "xml", "jsonld": "json-ld"}.get(fmt, fmt))
     count = sum(len(g) for g in parsed.graphs()) if isinstance(parsed, rdflib.Dataset) else len(parsed)
     assert count == len(turtle)
+
+
+def test_compact_keeps_every_quad_and_reports_sizes(capsys, tmp_path):
+    from cnnprov_rdf.tracker import Tracker
+
+    path = tmp_path / "store"
+    with Tracker(path) as tracker, tracker.start_run() as run:
+        for epoch in range(1, 30):
+            run.log_epoch(epoch, {"loss": 1 / epoch})
+    before = set(open_for_reading(path))
+    code, out, _ = cli(capsys, "compact", "--store", str(path))
+    assert code == 0 and out.startswith(f"compacted {path}: ")
+    assert set(open_for_reading(path)) == before
+    code, _, err = cli(capsys, "compact", "--store", str(tmp_path / "missing"))
+    assert code == 2 and "no provenance store" in err
