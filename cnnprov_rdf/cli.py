@@ -1,4 +1,4 @@
-"""The `cnnprov` command line: demo, query, queries, export."""
+"""The `cnnprov` command line: demo, query, queries, export, import, reason, validate, compact."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .export import EXTENSIONS, FORMATS, ExportError, export
+from .interchange import IMPORT_FORMATS, PROV_EXPORT_FORMATS, InterchangeError, export_prov, import_file
 from .queries import QueryError, load_queries, run_query
 from .runs import RunNotFoundError
 from .store import STORE_ENV, StoreError, compact, default_store_path, open_for_reading
@@ -89,12 +90,57 @@ def cmd_queries(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     store = open_for_reading(args.store)
+    if args.format in PROV_EXPORT_FORMATS:
+        text = export_prov(store, args.format, args.run)
+        if args.output is None:
+            print(text)
+            return 0
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+        return 0
     data = export(store, args.format, args.run, args.output)
     if data is not None:
         sys.stdout.buffer.write(data)
     else:
         print(f"wrote {args.output}", file=sys.stderr)
     return 0
+
+
+def _progress(message: str) -> None:
+    """Progress of long operations on a terminal; silent when stderr is not one."""
+    if sys.stderr.isatty():
+        print(message, file=sys.stderr, flush=True)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    result = import_file(args.store, args.file, graph=args.graph, fmt=args.format)
+    state = "already present, nothing added" if result.already_present else f"{result.quads_added} quads added"
+    print(f"imported {args.file} ({result.format}) into graph <{result.graph}>: {state}")
+    return 0
+
+
+def cmd_reason(args: argparse.Namespace) -> int:
+    from .reasoning import reason, remove_inferences
+
+    if args.remove:
+        print(f"removed {remove_inferences(args.store, args.run)} inferred graph(s)")
+        return 0
+    report = reason(args.store, args.run, progress=_progress)
+    for run in report.runs:
+        print(f"{run.run}: {run.inferred_triples} inferred triples in <{run.inferred_graph}> "
+              f"({run.seconds:.1f} s), {'consistent' if run.consistent else 'INCONSISTENT'}")
+        for problem in run.inconsistencies:
+            print(f"  inconsistency: {problem}")
+    return 0 if report.consistent else 1
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .validation import validate
+
+    report = validate(open_for_reading(args.store), args.run)
+    print(report.text())
+    return 0 if report.conforms else 1
 
 
 def cmd_compact(args: argparse.Namespace) -> int:
@@ -149,10 +195,25 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(func=cmd_queries)
 
     exporter = sub.add_parser("export", parents=[common], help="export runs as RDF")
-    exporter.add_argument("--format", choices=list(FORMATS), default="turtle")
+    exporter.add_argument("--format", choices=[*FORMATS, *PROV_EXPORT_FORMATS], default="turtle")
     exporter.add_argument("--run", action="append", help="run IRI, id or id prefix (repeatable; default: all)")
     exporter.add_argument("-o", "--output", type=Path, help=f"output file (e.g. run.{EXTENSIONS['turtle']})")
     exporter.set_defaults(func=cmd_export)
+    importer = sub.add_parser("import", parents=[common], help="import foreign PROV (RDF, PROV-JSON, PROV-N)")
+    importer.add_argument("file", type=Path)
+    importer.add_argument("--graph", help="named graph IRI (default: derived from the file's content)")
+    importer.add_argument("--format", choices=list(IMPORT_FORMATS), help="default: from the file extension")
+    importer.set_defaults(func=cmd_import)
+
+    reasoner = sub.add_parser("reason", parents=[common], help="OWL-RL closure of runs into removable graphs")
+    reasoner.add_argument("--run", action="append", help="run IRI, id or id prefix (repeatable; default: all)")
+    reasoner.add_argument("--remove", action="store_true", help="remove the inferred graphs instead")
+    reasoner.set_defaults(func=cmd_reason)
+
+    validator = sub.add_parser("validate", parents=[common], help="check runs against the SHACL shapes")
+    validator.add_argument("--run", action="append", help="run IRI, id or id prefix (repeatable; default: all)")
+    validator.set_defaults(func=cmd_validate)
+
     compactor = sub.add_parser("compact", parents=[common], help="compact a store no process is writing")
     compactor.set_defaults(func=cmd_compact)
     return parser
@@ -162,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (QueryError, StoreError, ExportError, RunNotFoundError) as error:
+    except (QueryError, StoreError, ExportError, RunNotFoundError, InterchangeError) as error:
         print(f"cnnprov: error: {error}", file=sys.stderr)
         return 2
 

@@ -146,3 +146,74 @@ def test_compact_keeps_every_quad_and_reports_sizes(capsys, tmp_path):
     assert set(open_for_reading(path)) == before
     code, _, err = cli(capsys, "compact", "--store", str(tmp_path / "missing"))
     assert code == 2 and "no provenance store" in err
+
+
+def test_cli_export_prov_json_and_provn_load_in_prov(capsys, captured, tmp_path):
+    import prov.model
+
+    for fmt, prov_format in (("provjson", "json"), ("provn", "provn")):
+        output = tmp_path / f"run.{fmt}"
+        code, _, _ = cli(capsys, "export", "--store", str(captured.store), "--format", fmt, "-o", str(output))
+        assert code == 0
+        if prov_format == "json":
+            document = prov.model.ProvDocument.deserialize(output, format="json")
+        else:
+            document = prov.read(str(output), format="provn")
+        activities = [r for r in document.get_records() if isinstance(r, prov.model.ProvActivity)]
+        assert len(activities) == 3  # training, adaptation, testing
+
+
+def test_cli_import_twice_reason_and_validate(capsys, captured, tmp_path):
+    import shutil
+
+    store = tmp_path / "store"
+    shutil.copytree(captured.store, store)
+    turtle = tmp_path / "foreign.ttl"
+    turtle.write_text("@prefix prov: <http://www.w3.org/ns/prov#> .\n"
+                      "<http://lab.example/run/9> a prov:Activity ;\n"
+                      "  prov:startedAtTime \"2024-01-01T00:00:00Z\"^^<http://www.w3.org/2001/XMLSchema#dateTime> .\n")
+    code, out, _ = cli(capsys, "import", str(turtle), "--store", str(store))
+    assert code == 0 and "2 quads added" in out
+    code, out, _ = cli(capsys, "import", str(turtle), "--store", str(store))
+    assert code == 0 and "already present" in out
+    code, out, _ = cli(capsys, "query", "prov-activities", "--store", str(store), "--format", "json")
+    assert "http://lab.example/run/9" in {row["activity"] for row in json.loads(out)}
+
+    broken = tmp_path / "broken.ttl"
+    broken.write_text("@prefix prov: <http://www.w3.org/ns/prov#> .\n<a> prov:used .\n")
+    before = len(open_for_reading(store))
+    code, _, err = cli(capsys, "import", str(broken), "--store", str(store))
+    assert code == 2 and str(broken) in err and "line 2" in err
+    assert len(open_for_reading(store)) == before
+
+    code, out, _ = cli(capsys, "validate", "--store", str(store), "--run", captured.run_id)
+    assert code == 0, out
+    code, out, _ = cli(capsys, "reason", "--store", str(store), "--run", captured.run_id)
+    assert code == 0 and "consistent" in out and "INCONSISTENT" not in out
+    code, out, _ = cli(capsys, "reason", "--store", str(store), "--remove")
+    assert code == 0 and "removed 1 inferred graph" in out
+    assert len(open_for_reading(store)) == before
+
+
+def test_cli_validate_fails_naming_the_shape_on_a_broken_run(capsys, tmp_path):
+    from pyoxigraph import NamedNode
+
+    from cnnprov_rdf.store import open_for_writing
+    from cnnprov_rdf.tracker import Tracker
+
+    path = tmp_path / "store"
+    with Tracker(path) as tracker, tracker.start_run() as run:
+        run.log_epoch(1, {"loss": 0.5})
+        run.log_epoch(2, {"loss": 0.25})
+    code, _, _ = cli(capsys, "validate", "--store", str(path))
+    assert code == 0
+    store = open_for_writing(path)
+    loss = NamedNode("https://w3id.org/cnnprov/ontology#loss")
+    for quad in list(store.quads_for_pattern(None, loss, None)):
+        if quad.subject.value.endswith("/epoch/2"):
+            store.remove(quad)
+    store.flush()
+    del store
+    code, out, _ = cli(capsys, "validate", "--store", str(path))
+    assert code == 1
+    assert "Epoch result shape" in out and "/epoch/2" in out
