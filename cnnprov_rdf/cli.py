@@ -1,4 +1,4 @@
-"""The `cnnprov` command line: demo, query, queries, export, import, reason, validate, compact."""
+"""The `cnnprov` command line: demo, query, queries, export, import, reason, validate, serve, compact."""
 
 from __future__ import annotations
 
@@ -143,6 +143,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0 if report.conforms else 1
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .server import serve_command
+
+    open_for_reading(args.store)  # a clear error for a missing store before the server starts
+    command = serve_command(args.store, args.bind, args.read_write)
+    mode = "read-write" if args.read_write else "read-only"
+    print(f"serving {args.store} ({mode}) at http://{args.bind}/ (SPARQL endpoint /query"
+          f"{', /update' if args.read_write else ''}); Ctrl-C stops it", file=sys.stderr)
+    sys.stderr.flush()
+    os.execv(command[0], command)  # the server replaces this process: signals reach it directly
+    return 0  # not reached
+
+
 def cmd_compact(args: argparse.Namespace) -> int:
     if not (args.store / "CURRENT").exists():
         open_for_reading(args.store)  # raises the clear "no provenance store" error
@@ -213,6 +226,11 @@ def build_parser() -> argparse.ArgumentParser:
     validator = sub.add_parser("validate", parents=[common], help="check runs against the SHACL shapes")
     validator.add_argument("--run", action="append", help="run IRI, id or id prefix (repeatable; default: all)")
     validator.set_defaults(func=cmd_validate)
+
+    server = sub.add_parser("serve", parents=[common], help="serve the store with the Oxigraph SPARQL server")
+    server.add_argument("--bind", default="127.0.0.1:7878", help="host:port (default: loopback only)")
+    server.add_argument("--read-write", action="store_true", help="accept SPARQL updates (default: read-only)")
+    server.set_defaults(func=cmd_serve)
 
     compactor = sub.add_parser("compact", parents=[common], help="compact a store no process is writing")
     compactor.set_defaults(func=cmd_compact)
