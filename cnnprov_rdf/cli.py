@@ -1,4 +1,5 @@
-"""The `cnnprov` command line: demo, query, queries, export, import, reason, validate, serve, compact."""
+"""The `cnnprov` command line: demo, query(ies), export, import, validate, reason, graph, plot, report, serve,
+compact."""
 
 from __future__ import annotations
 
@@ -113,6 +114,46 @@ def _progress(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
+def _progress_bar(label: str, done: int, total: int) -> None:
+    """A one-line progress bar on a terminal; silent when stderr is not one."""
+    if not sys.stderr.isatty() or total <= 0:
+        return
+    filled = round(30 * done / total)
+    end = "\n" if done >= total else ""
+    print(f"\r{label} [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}", end=end, file=sys.stderr, flush=True)
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    from .visual import render, run_graph_dot
+
+    dot = run_graph_dot(open_for_reading(args.store), args.run, all_epochs=args.epochs,
+                        all_hyperparameters=args.all_hyperparameters)
+    if args.output is None:
+        print(dot)
+        return 0
+    print(f"wrote {render(dot, args.output)}", file=sys.stderr)
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from .visual import plot_curves
+
+    plot_curves(open_for_reading(args.store), args.run, args.metric, path=args.output)
+    print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .visual import build_report
+
+    html = build_report(open_for_reading(args.store), args.run,
+                        progress=lambda run_id, done, total: _progress_bar("report", done, total))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(html, encoding="utf-8")
+    print(f"wrote {args.output} ({len(html) / 1e3:.0f} kB)", file=sys.stderr)
+    return 0
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     result = import_file(args.store, args.file, graph=args.graph, fmt=args.format)
     state = "already present, nothing added" if result.already_present else f"{result.quads_added} quads added"
@@ -126,7 +167,7 @@ def cmd_reason(args: argparse.Namespace) -> int:
     if args.remove:
         print(f"removed {remove_inferences(args.store, args.run)} inferred graph(s)")
         return 0
-    report = reason(args.store, args.run, progress=_progress)
+    report = reason(args.store, args.run, progress=_progress)  # owlrl takes seconds per run: say which one
     for run in report.runs:
         print(f"{run.run}: {run.inferred_triples} inferred triples in <{run.inferred_graph}> "
               f"({run.seconds:.1f} s), {'consistent' if run.consistent else 'INCONSISTENT'}")
@@ -226,6 +267,25 @@ def build_parser() -> argparse.ArgumentParser:
     validator = sub.add_parser("validate", parents=[common], help="check runs against the SHACL shapes")
     validator.add_argument("--run", action="append", help="run IRI, id or id prefix (repeatable; default: all)")
     validator.set_defaults(func=cmd_validate)
+
+    grapher = sub.add_parser("graph", parents=[common], help="draw a run's PROV graph (Graphviz)")
+    grapher.add_argument("--run", default="latest", help="run IRI, id, id prefix, latest or previous")
+    grapher.add_argument("-o", "--output", type=Path, help="FILE.svg, .png, .pdf or .dot (default: DOT on stdout)")
+    grapher.add_argument("--epochs", action="store_true", help="one node per epoch instead of one for all")
+    grapher.add_argument("--all-hyperparameters", action="store_true", help="one node per hyperparameter")
+    grapher.set_defaults(func=cmd_graph)
+
+    plotter = sub.add_parser("plot", parents=[common], help="per-epoch curves of runs (matplotlib)")
+    plotter.add_argument("--run", action="append", help="run IRI, id or id prefix (repeatable; default: latest)")
+    plotter.add_argument("--metric", default="loss",
+                         choices=["loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "elapsed_seconds"])
+    plotter.add_argument("-o", "--output", type=Path, default=Path("curves.png"), help="FILE.png or .svg")
+    plotter.set_defaults(func=cmd_plot)
+
+    reporter = sub.add_parser("report", parents=[common], help="one self-contained HTML report")
+    reporter.add_argument("--run", action="append", help="run IRI, id or id prefix (repeatable; default: all)")
+    reporter.add_argument("-o", "--output", type=Path, default=Path("report.html"))
+    reporter.set_defaults(func=cmd_report)
 
     server = sub.add_parser("serve", parents=[common], help="serve the store with the Oxigraph SPARQL server")
     server.add_argument("--bind", default="127.0.0.1:7878", help="host:port (default: loopback only)")

@@ -145,10 +145,16 @@ class ProvenanceCallback(keras.callbacks.Callback):
         run_name: str | None = None,
         hyperparameters: Mapping[str, HyperparameterValue] | None = None,
         dataset: Mapping[str, Any] | None = None,
+        endpoint: str | None = None,
     ) -> None:
         super().__init__()
         self._owns_tracker = tracker is None
-        self.tracker = tracker if tracker is not None else Tracker.shared(store)
+        if tracker is not None:
+            self.tracker = tracker
+        elif endpoint is not None:  # a SPARQL endpoint (base or /update URL) instead of an embedded store
+            self.tracker = Tracker.shared(store, endpoint=endpoint)
+        else:
+            self.tracker = Tracker.shared(store)
         self.run_name = run_name
         self.user_hyperparameters = dict(hyperparameters or {})
         self.dataset = dict(dataset or {})

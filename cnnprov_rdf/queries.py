@@ -266,15 +266,20 @@ class QueryResult:
 
 
 def run_query(
-    store: Store | str | os.PathLike[str],
+    store: Any,
     name: str,
     *,
     queries_dir: str | os.PathLike[str] | None = None,
     **params: Any,
 ) -> QueryResult:
-    """Run the canned query `name` on a store (a pyoxigraph Store or a store path, opened read-only)."""
+    """Run the canned query `name` on a store (a pyoxigraph Store or a store path, opened read-only) or on a
+    `sources.Source` (an `http(s)://` string means a SPARQL endpoint)."""
     query = find_query(name, queries_dir)
-    if not isinstance(store, Store):
+    if isinstance(store, str) and store.startswith(("http://", "https://")):
+        from .sources import EndpointSource
+
+        store = EndpointSource(store)
+    elif isinstance(store, (str, os.PathLike)):
         store = open_for_reading(store)
     bindings = bind_parameters(query, store, params)
     solutions = store.query(with_values(query.text, bindings), use_default_graph_as_union=True)

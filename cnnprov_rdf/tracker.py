@@ -127,32 +127,61 @@ class Tracker:
         *,
         base: str = DEFAULT_BASE,
         max_pending: int = 10_000,
+        endpoint: str | None = None,
     ) -> None:
-        self.store_path = Path(store) if store is not None else default_store_path()
+        """Write to the embedded store at `store`, or, with `endpoint` (a SPARQL server's base or /update
+        URL), to that endpoint through SPARQL Update, spooling locally while it is unavailable."""
         self.base = base
+        self.endpoint = endpoint
+        if endpoint is not None:
+            if store is not None:
+                raise ValueError("give either a store or an endpoint, not both")
+            from .remote import EndpointSink, update_url
+
+            self.endpoint = update_url(endpoint)
+            self.store_path: Path | None = None
+            self.writer = AsyncWriter(EndpointSink(self.endpoint), base=base, max_pending=max_pending)
+            return
+        self.store_path = Path(store) if store is not None else default_store_path()
         sink = StoreSink(open_for_writing(self.store_path))
         spool = self.store_path.with_name(self.store_path.name + ".unwritten.nq")
         self.writer = AsyncWriter(sink, base=base, spool_path=spool, max_pending=max_pending)
 
-    _shared: ClassVar[dict[tuple[Path, str], list[Any]]] = {}
+    _shared: ClassVar[dict[tuple[Path | str, str], list[Any]]] = {}
     _shared_lock: ClassVar[threading.Lock] = threading.Lock()
 
     @classmethod
-    def shared(cls, store: str | os.PathLike[str] | None = None, *, base: str = DEFAULT_BASE) -> Tracker:
-        """The tracker of this process for `store`, opened on first use: a store has one writer per process,
-        so several callbacks (a grid search in one script) share it. Pair each call with `release()`."""
-        path = (Path(store) if store is not None else default_store_path()).resolve()
+    def shared(
+        cls, store: str | os.PathLike[str] | None = None, *, base: str = DEFAULT_BASE, endpoint: str | None = None
+    ) -> Tracker:
+        """The tracker of this process for `store` (or `endpoint`), opened on first use: a store has one writer
+        per process, so several callbacks (a grid search in one script) share it. Pair each call with `release()`."""
+        if endpoint is not None:
+            if store is not None:
+                raise ValueError("give either a store or an endpoint, not both")
+            from .remote import update_url
+
+            target: Path | str = update_url(endpoint)
+        else:
+            target = (Path(store) if store is not None else default_store_path()).resolve()
         with cls._shared_lock:
-            entry = cls._shared.get((path, base))
+            entry = cls._shared.get((target, base))
             if entry is None or entry[0].writer.closed:
-                entry = cls._shared[(path, base)] = [cls(path, base=base), 0]
+                tracker = cls(endpoint=target, base=base) if endpoint is not None else cls(target, base=base)
+                entry = cls._shared[(target, base)] = [tracker, 0]
             entry[1] += 1
             return entry[0]
+
+    def _shared_key(self) -> tuple[Path | str, str]:
+        if self.endpoint is not None:
+            return (self.endpoint, self.base)
+        assert self.store_path is not None
+        return (self.store_path.resolve(), self.base)
 
     def release(self) -> None:
         """Give back a `shared()` tracker: flush, and close it when its last user releases it."""
         with Tracker._shared_lock:
-            key = (self.store_path.resolve(), self.base)
+            key = self._shared_key()
             entry = Tracker._shared.get(key)
             if entry is None or entry[0] is not self:
                 self.close()

@@ -217,3 +217,15 @@ def test_cli_validate_fails_naming_the_shape_on_a_broken_run(capsys, tmp_path):
     code, out, _ = cli(capsys, "validate", "--store", str(path))
     assert code == 1
     assert "Epoch result shape" in out and "/epoch/2" in out
+
+
+def test_cli_graph_plot_and_report_write_their_files(capsys, captured, tmp_path):
+    code, out, _ = cli(capsys, "graph", "--store", str(captured.store))
+    assert code == 0 and out.startswith("digraph") and "house" in out and "wasInformedBy" in out
+    code, _, _ = cli(capsys, "plot", "--store", str(captured.store), "--metric", "accuracy",
+                     "-o", str(tmp_path / "curves.svg"))
+    assert code == 0 and "<svg" in (tmp_path / "curves.svg").read_text()
+    code, _, err = cli(capsys, "report", "--store", str(captured.store), "-o", str(tmp_path / "report.html"))
+    html = (tmp_path / "report.html").read_text()
+    assert code == 0 and "wrote" in err and 'id="runs"' in html and captured.run_id in html
+    assert not any(fetch in html for fetch in ('src="http', "src='http", 'href="http', "<script", "<link"))

@@ -36,6 +36,7 @@ COVERED = {
     "architecture", "compare-runs", "config-ranking", "dataset-usage", "early-stopped", "epoch-loss-time",
     "epoch-time-stats", "failed-runs", "hyperparameters", "lr-adaptations", "model-lineage", "prov-activities",
     "running-now", "runs", "test-results", "training-time-by-config",
+    "epoch-metrics", "run-graph",  # drawn by the visual commands; their exact rows are tested in test_visual.py
 }
 
 
@@ -84,7 +85,7 @@ def stored_epochs(store, grid) -> dict[str, dict[int, dict]]:
 
 def test_every_canned_query_is_covered():
     assert set(load_queries()) == COVERED
-    assert len(COVERED) == 16
+    assert len(COVERED) == 18
 
 
 # --- runs, failures, live runs -----------------------------------------------------------------------
@@ -514,7 +515,8 @@ def test_cli_lists_every_query_with_its_parameters_as_json(capsys):
 
     expected = {name: [] for name in queries} | {
         name: [run("run", "latest")]
-        for name in ("architecture", "epoch-loss-time", "epoch-time-stats", "hyperparameters", "lr-adaptations")
+        for name in ("architecture", "epoch-loss-time", "epoch-time-stats", "hyperparameters", "lr-adaptations",
+                     "epoch-metrics", "run-graph")
     } | {
         "compare-runs": [run("a", "latest"), run("b", "previous")],
         "test-results": [run("run", "all")],

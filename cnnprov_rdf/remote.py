@@ -1,0 +1,305 @@
+"""Remote capture: a `QuadSink` that writes batches to a SPARQL 1.1 endpoint with SPARQL Update.
+
+`EndpointSink` plugs into the `AsyncWriter` in place of the embedded store: one batch is one
+`INSERT DATA` request (one transaction on the server). Outages are handled inside the sink, so the writer
+never retries or waits on the network:
+
+* A batch that cannot be sent (connection refused, timeout, 5xx, or a 4xx such as 403 from a read-only
+  server) is appended, as N-Quads, to a local spool file, and the sink backs off: for `backoff` seconds
+  every batch goes straight to the spool without touching the network. `write` never raises for a
+  network failure, and never waits longer than about one HTTP timeout.
+* While the spool is not empty, new batches are appended to it rather than sent, so the server receives
+  quads in the order they were produced. At most every `backoff` seconds a write first replays the spool:
+  in chunks, in order; the spool is shortened only after a chunk was accepted.
+* Exactly once: the mapping gives every event deterministic IRIs and no blank nodes, and `INSERT DATA`
+  of a quad already present changes nothing (RDF set semantics). A chunk that is sent twice (the server
+  applied it but the answer was lost, or the process died between sending and shortening the spool) is
+  therefore harmless: nothing is lost, nothing is duplicated.
+* The spool is guarded by an `fcntl` lock on `<spool>.lock`, so processes on one machine that capture to
+  the same endpoint share one spool without interleaving partial writes; the endpoint's URL is kept beside
+  it in `<spool>.url`. A spool left behind by a dead process is replayed with `replay_spool` (`cnnprov flush`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import http.client
+import io
+import logging
+import os
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyoxigraph import DefaultGraph, Quad, RdfFormat, parse, serialize
+
+log = logging.getLogger(__name__)
+
+#: Environment variable naming the directory of spool files (default `~/.cache/cnnprov/spool`).
+SPOOL_ENV = "CNNPROV_SPOOL_DIR"
+
+_REPLAY_CHUNK = 5_000
+
+
+class EndpointError(RuntimeError):
+    """A request to the SPARQL endpoint failed; `transient` is False for a 4xx (a configuration error)."""
+
+    def __init__(self, message: str, *, transient: bool = True) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+def update_url(url: str) -> str:
+    """The SPARQL Update endpoint of `url`, which may be a server's base URL or already its `/update`."""
+    url = url.rstrip("/")
+    return url if url.endswith("/update") else url + "/update"
+
+
+def default_spool_dir() -> Path:
+    configured = os.environ.get(SPOOL_ENV)
+    return Path(configured) if configured else Path.home() / ".cache" / "cnnprov" / "spool"
+
+
+def default_spool_path(url: str, spool_dir: Path | None = None) -> Path:
+    """`<spool dir>/<sha1 of the update URL>.nq`: one spool per endpoint, shared by the processes of a machine."""
+    digest = hashlib.sha1(update_url(url).encode()).hexdigest()
+    return (spool_dir or default_spool_dir()) / f"{digest}.nq"
+
+
+def _term(term: object) -> str:
+    return str(term)  # pyoxigraph writes N-Triples syntax, with escapes, which SPARQL accepts as is
+
+
+def insert_data(quads: Sequence[Quad]) -> str:
+    """One `INSERT DATA` request for `quads`, grouped by graph, terms written by pyoxigraph."""
+    graphs: dict[str, list[str]] = {}
+    for quad in quads:
+        key = "" if isinstance(quad.graph_name, DefaultGraph) else _term(quad.graph_name)
+        graphs.setdefault(key, []).append(f"{_term(quad.subject)} {_term(quad.predicate)} {_term(quad.object)} .")
+    parts = []
+    for graph, triples in graphs.items():
+        body = "\n".join(triples)
+        parts.append(f"GRAPH {graph} {{\n{body}\n}}" if graph else body)
+    return "INSERT DATA {\n" + "\n".join(parts) + "\n}"
+
+
+def send_update(url: str, quads: Sequence[Quad], timeout: float) -> None:
+    """POST one INSERT DATA to the update endpoint; raises `EndpointError` on any failure."""
+    request = urllib.request.Request(
+        update_url(url), data=insert_data(quads).encode("utf-8"), method="POST",
+        headers={"Content-Type": "application/sparql-update; charset=utf-8"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            response.read()
+    except urllib.error.HTTPError as error:
+        detail = error.read().decode("utf-8", errors="replace").strip()[:300]
+        raise EndpointError(f"HTTP {error.code} from {update_url(url)}: {detail or error.reason}",
+                            transient=error.code >= 500) from None
+    except (OSError, http.client.HTTPException) as error:  # refused, reset, timeout, DNS, bad answer
+        raise EndpointError(f"{update_url(url)} unreachable: {error}") from None
+
+
+def _count_quads(path: Path) -> int:
+    try:
+        with path.open("rb") as handle:
+            return sum(1 for line in handle if line.strip() and not line.lstrip().startswith(b"#"))
+    except FileNotFoundError:
+        return 0
+
+
+@contextlib.contextmanager
+def _locked(spool: Path) -> Iterator[None]:
+    """An exclusive `fcntl` lock on `<spool>.lock`, shared by all processes of this machine."""
+    spool.parent.mkdir(parents=True, exist_ok=True)
+    with open(spool.with_name(spool.name + ".lock"), "a") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+
+def _append(spool: Path, quads: Sequence[Quad]) -> None:
+    buffer = io.BytesIO()
+    serialize(quads, buffer, RdfFormat.N_QUADS)
+    with spool.open("ab") as handle:
+        handle.write(buffer.getvalue())
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _replay_locked(spool: Path, url: str, timeout: float, chunk: int = _REPLAY_CHUNK) -> int:
+    """Send the spool in order, in chunks; keep what was not accepted. Call with the lock held.
+
+    Returns the quads sent; raises `EndpointError` (after shortening the spool by what was sent) on failure.
+    """
+    try:
+        lines = spool.read_bytes().splitlines(keepends=True)
+    except FileNotFoundError:
+        return 0
+    lines = [line for line in lines if line.strip() and not line.lstrip().startswith(b"#")]
+    sent = 0
+    try:
+        for start in range(0, len(lines), chunk):
+            block = lines[start:start + chunk]
+            send_update(url, list(parse(b"".join(block), RdfFormat.N_QUADS)), timeout)
+            sent += len(block)
+    finally:
+        rest = lines[sent:]
+        if not rest:
+            spool.unlink(missing_ok=True)
+        elif sent:
+            temporary = spool.with_name(spool.name + ".tmp")
+            temporary.write_bytes(b"".join(rest))
+            os.replace(temporary, spool)
+    return sent
+
+
+@dataclass
+class SinkStats:
+    sent_quads: int = 0
+    spooled_quads: int = 0
+    replayed_quads: int = 0
+    failures: int = 0
+    max_write_seconds: float = 0.0
+
+
+class EndpointSink:
+    """Writes each batch as one SPARQL `INSERT DATA`; spools to N-Quads while the endpoint is unavailable."""
+
+    def __init__(
+        self,
+        url: str,
+        spool_path: str | os.PathLike[str] | None = None,
+        *,
+        timeout: float = 2.0,
+        backoff: float = 1.0,
+        close_timeout: float = 5.0,
+    ) -> None:
+        self.url = update_url(url)
+        self.spool_path = Path(spool_path) if spool_path is not None else default_spool_path(self.url)
+        self.timeout = timeout
+        self.backoff = backoff
+        self.close_timeout = close_timeout
+        self.stats = SinkStats()
+        self._lock = threading.Lock()
+        self._retry_at = 0.0
+        self._warned_config = False
+        self.spool_path.parent.mkdir(parents=True, exist_ok=True)
+        self.spool_path.with_name(self.spool_path.name + ".url").write_text(self.url + "\n")
+
+    @property
+    def spooled(self) -> int:
+        """Quads waiting in the spool file (of every process capturing to this endpoint)."""
+        return _count_quads(self.spool_path)
+
+    def write(self, quads: Sequence[Quad]) -> None:
+        """Send or spool one batch. Never raises for a network failure; waits at most about one timeout."""
+        if not quads:
+            return
+        started = time.monotonic()
+        with self._lock, _locked(self.spool_path):
+            try:
+                self._write_locked(quads)
+            finally:
+                self.stats.max_write_seconds = max(self.stats.max_write_seconds, time.monotonic() - started)
+
+    def _write_locked(self, quads: Sequence[Quad]) -> None:
+        waiting = self.spool_path.exists() and self.spool_path.stat().st_size > 0
+        if waiting or time.monotonic() < self._retry_at:
+            _append(self.spool_path, quads)  # keep the order: behind what is already waiting
+            self.stats.spooled_quads += len(quads)
+            if time.monotonic() >= self._retry_at:
+                self._replay()
+            return
+        try:
+            send_update(self.url, quads, self.timeout)
+        except EndpointError as error:
+            self._failed(error)
+            _append(self.spool_path, quads)
+            self.stats.spooled_quads += len(quads)
+            return
+        self.stats.sent_quads += len(quads)
+
+    def _replay(self) -> EndpointError | None:
+        try:
+            sent = _replay_locked(self.spool_path, self.url, self.timeout)
+        except EndpointError as error:
+            self._failed(error)
+            return error
+        if sent:
+            self.stats.replayed_quads += sent
+            log.info("cnnprov-rdf: %s is back; %d spooled quads replayed", self.url, sent)
+        return None
+
+    def _failed(self, error: EndpointError) -> None:
+        self.stats.failures += 1
+        self._retry_at = time.monotonic() + self.backoff
+        if not error.transient:
+            if not self._warned_config:
+                self._warned_config = True
+                log.warning("cnnprov-rdf: the SPARQL endpoint %s refused the update (%s); is it read-only or "
+                            "protected? Quads are kept in %s", self.url, error, self.spool_path)
+        elif self.stats.failures == 1 or self.stats.failures % 100 == 0:
+            log.warning("cnnprov-rdf: %s; quads are kept in %s and sent when it answers again",
+                        error, self.spool_path)
+
+    def close(self) -> None:
+        """A last replay, retried until `close_timeout`; a spool that cannot be sent is left on disk."""
+        deadline = time.monotonic() + self.close_timeout
+        with self._lock:
+            while True:
+                with _locked(self.spool_path):
+                    error = self._replay()
+                if error is None:
+                    return
+                if not error.transient or time.monotonic() + self.backoff >= deadline:
+                    break
+                time.sleep(self.backoff)
+        log.warning("cnnprov-rdf: %d quads for %s are still in %s; send them with `cnnprov flush`",
+                    self.spooled, self.url, self.spool_path)
+
+
+def spool_status(spool_dir: str | os.PathLike[str] | None = None) -> list[tuple[str, Path, int]]:
+    """Every non-empty spool in `spool_dir`: (endpoint URL, spool file, quads waiting)."""
+    directory = Path(spool_dir) if spool_dir is not None else default_spool_dir()
+    found = []
+    for spool in sorted(directory.glob("*.nq")) if directory.is_dir() else []:
+        quads = _count_quads(spool)
+        if quads:
+            found.append((_spool_url(spool) or "?", spool, quads))
+    return found
+
+
+def _spool_url(spool: Path) -> str | None:
+    try:
+        return spool.with_name(spool.name + ".url").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def replay_spool(path_or_url: str | os.PathLike[str], url: str | None = None, *, timeout: float = 10.0) -> int:
+    """Send a spool (for example one left by a dead process) to its endpoint, in order; returns quads sent.
+
+    `path_or_url` is a spool file, or an endpoint URL whose default spool is meant. `url` overrides the
+    endpoint recorded beside the spool. Raises `EndpointError` if the endpoint does not take it all; what was
+    sent is then removed from the spool, the rest kept.
+    """
+    text = os.fspath(path_or_url)
+    if text.startswith(("http://", "https://")):
+        url = url or text
+        spool = default_spool_path(text)
+    else:
+        spool = Path(text)
+        url = url or _spool_url(spool)
+        if url is None:
+            raise EndpointError(f"no endpoint is recorded for {spool}; give its URL", transient=False)
+    with _locked(spool):
+        return _replay_locked(spool, update_url(url), timeout)
