@@ -61,13 +61,76 @@ def _parse_params(pairs: Sequence[str]) -> dict[str, str]:
     return params
 
 
+def _sources(args: argparse.Namespace) -> list[Any]:
+    """The stores and endpoints a command reads, in the order given (default: the default store)."""
+    from .sources import as_source
+
+    return [as_source(location) for location in (args.sources or [str(default_store_path())])]
+
+
 def cmd_query(args: argparse.Namespace) -> int:
+    from .sources import federated_query
+
     params = _parse_params(args.param)
     if args.run is not None:
         params["run"] = args.run
-    result = run_query(args.store, args.name, queries_dir=args.queries_dir, **params)
+    sources = _sources(args)
+    if len(sources) == 1:
+        result = run_query(sources[0], args.name, queries_dir=args.queries_dir, **params)
+    else:
+        result = federated_query(sources, args.name, queries_dir=args.queries_dir, **params)
     print(format_rows(result.columns, result.rows, args.format))
     return 0
+
+
+def _run_at_source(reference: str) -> tuple[str, str]:
+    run, sep, source = reference.rpartition("@")
+    if not sep or not run or not source:
+        raise QueryError(f"expected RUN@SOURCE (a run id and a store path or endpoint URL), got {reference!r}")
+    return run, source
+
+
+def cmd_federate(args: argparse.Namespace) -> int:
+    from .sources import federated_compare, shared_datasets
+
+    if args.what == "compare-runs":
+        if not (args.a and args.b):
+            raise QueryError("federate compare-runs needs --a RUN@SOURCE and --b RUN@SOURCE")
+        (run_a, source_a), (run_b, source_b) = _run_at_source(args.a), _run_at_source(args.b)
+        result = federated_compare(source_a, run_a, source_b, run_b)
+    else:
+        result = shared_datasets(_sources(args))
+    print(format_rows(result.columns, result.rows, args.format))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from .remote import spool_status
+
+    spools = spool_status(args.spool_dir)
+    if not spools:
+        print("no spooled events: every captured event reached its endpoint")
+        return 0
+    rows = [{"endpoint": url, "spooled_quads": quads, "spool": str(path)} for url, path, quads in spools]
+    print(format_rows(["endpoint", "spooled_quads", "spool"], rows, "table"))
+    print("replay them with `cnnprov flush` once the endpoint answers")
+    return 0
+
+
+def cmd_flush(args: argparse.Namespace) -> int:
+    from .remote import EndpointError, replay_spool, spool_status
+
+    targets = [args.spool] if args.spool else [str(path) for _, path, _ in spool_status(args.spool_dir)]
+    failed = 0
+    for target in targets:
+        try:
+            print(f"{target}: {replay_spool(target, url=args.endpoint)} quads sent")
+        except EndpointError as error:
+            failed += 1
+            print(f"cnnprov: error: {target}: {error}", file=sys.stderr)
+    if not targets:
+        print("nothing to flush")
+    return 1 if failed else 0
 
 
 def cmd_queries(args: argparse.Namespace) -> int:
@@ -235,8 +298,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("-o", "--output", type=Path, default=Path("cnnprov-demo.ttl"))
     demo.set_defaults(func=cmd_demo)
 
-    query = sub.add_parser("query", parents=[common], help="run a canned query")
+    query = sub.add_parser("query", help="run a canned query on a store, an endpoint, or several (federated)")
     query.add_argument("name")
+    query.add_argument("--store", dest="sources", action="append", type=str, metavar="PATH",
+                       help=f"provenance store (repeatable; default: ${STORE_ENV} or ./provenance)")
+    query.add_argument("--endpoint", dest="sources", action="append", metavar="URL",
+                       help="SPARQL endpoint, e.g. http://127.0.0.1:7878/query (repeatable)")
     query.add_argument("--run", help="shorthand for --param run=RUN")
     query.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
     query.add_argument("--format", choices=["table", "csv", "json"], default="table")
@@ -267,6 +334,25 @@ def build_parser() -> argparse.ArgumentParser:
     validator = sub.add_parser("validate", parents=[common], help="check runs against the SHACL shapes")
     validator.add_argument("--run", action="append", help="run IRI, id or id prefix (repeatable; default: all)")
     validator.set_defaults(func=cmd_validate)
+
+    federate = sub.add_parser("federate", help="questions across several stores and endpoints")
+    federate.add_argument("what", choices=["compare-runs", "shared-datasets"])
+    federate.add_argument("--store", dest="sources", action="append", type=str, metavar="PATH")
+    federate.add_argument("--endpoint", dest="sources", action="append", metavar="URL")
+    federate.add_argument("--a", metavar="RUN@SOURCE", help="compare-runs: first run and its store or endpoint")
+    federate.add_argument("--b", metavar="RUN@SOURCE", help="compare-runs: second run and its store or endpoint")
+    federate.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    federate.set_defaults(func=cmd_federate)
+
+    status = sub.add_parser("status", help="events spooled while an endpoint was unreachable")
+    status.add_argument("--spool-dir", type=Path, help="default: $CNNPROV_SPOOL_DIR or ~/.cache/cnnprov/spool")
+    status.set_defaults(func=cmd_status)
+
+    flush = sub.add_parser("flush", help="replay spooled events (e.g. left by a dead training process)")
+    flush.add_argument("spool", nargs="?", help="a spool file or endpoint URL (default: every spool)")
+    flush.add_argument("--endpoint", help="send to this endpoint instead of the one recorded with the spool")
+    flush.add_argument("--spool-dir", type=Path)
+    flush.set_defaults(func=cmd_flush)
 
     grapher = sub.add_parser("graph", parents=[common], help="draw a run's PROV graph (Graphviz)")
     grapher.add_argument("--run", default="latest", help="run IRI, id, id prefix, latest or previous")
