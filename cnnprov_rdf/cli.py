@@ -291,6 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--store", type=Path, default=default_store_path(),
         help=f"provenance store directory (default: ${STORE_ENV} or ./provenance)",
     )
+    runs = argparse.ArgumentParser(add_help=False)
+    runs.add_argument("--run", action="append", help="run IRI, id or id prefix (repeatable; default: all)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", parents=[common], help="train the example with capture, query it, export it")
@@ -315,9 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--queries-dir", type=Path, help="extra directory of .rq files")
     listing.set_defaults(func=cmd_queries)
 
-    exporter = sub.add_parser("export", parents=[common], help="export runs as RDF")
+    exporter = sub.add_parser("export", parents=[common, runs], help="export runs as RDF")
     exporter.add_argument("--format", choices=[*FORMATS, *PROV_EXPORT_FORMATS], default="turtle")
-    exporter.add_argument("--run", action="append", help="run IRI, id or id prefix (repeatable; default: all)")
     exporter.add_argument("-o", "--output", type=Path, help=f"output file (e.g. run.{EXTENSIONS['turtle']})")
     exporter.set_defaults(func=cmd_export)
     importer = sub.add_parser("import", parents=[common], help="import foreign PROV (RDF, PROV-JSON, PROV-N)")
@@ -326,13 +327,11 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("--format", choices=list(IMPORT_FORMATS), help="default: from the file extension")
     importer.set_defaults(func=cmd_import)
 
-    reasoner = sub.add_parser("reason", parents=[common], help="OWL-RL closure of runs into removable graphs")
-    reasoner.add_argument("--run", action="append", help="run IRI, id or id prefix (repeatable; default: all)")
+    reasoner = sub.add_parser("reason", parents=[common, runs], help="OWL-RL closure of runs into removable graphs")
     reasoner.add_argument("--remove", action="store_true", help="remove the inferred graphs instead")
     reasoner.set_defaults(func=cmd_reason)
 
-    validator = sub.add_parser("validate", parents=[common], help="check runs against the SHACL shapes")
-    validator.add_argument("--run", action="append", help="run IRI, id or id prefix (repeatable; default: all)")
+    validator = sub.add_parser("validate", parents=[common, runs], help="check runs against the SHACL shapes")
     validator.set_defaults(func=cmd_validate)
 
     federate = sub.add_parser("federate", help="questions across several stores and endpoints")
@@ -368,8 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     plotter.add_argument("-o", "--output", type=Path, default=Path("curves.png"), help="FILE.png or .svg")
     plotter.set_defaults(func=cmd_plot)
 
-    reporter = sub.add_parser("report", parents=[common], help="one self-contained HTML report")
-    reporter.add_argument("--run", action="append", help="run IRI, id or id prefix (repeatable; default: all)")
+    reporter = sub.add_parser("report", parents=[common, runs], help="one self-contained HTML report")
     reporter.add_argument("-o", "--output", type=Path, default=Path("report.html"))
     reporter.set_defaults(func=cmd_report)
 

@@ -28,7 +28,7 @@ from pyoxigraph import (
     serialize,
 )
 
-from .export import run_graphs
+from .export import FORMATS, run_graphs
 from .store import open_for_writing
 from .vocabulary import DEFAULT_BASE, PREFIXES, PROV_NS
 
@@ -36,14 +36,7 @@ from .vocabulary import DEFAULT_BASE, PREFIXES, PROV_NS
 PROV_EXPORT_FORMATS = {"provn": "provn", "provjson": "json"}
 
 #: RDF formats `import_file` reads with pyoxigraph (the names `cnnprov export --format` uses).
-RDF_IMPORT_FORMATS: dict[str, RdfFormat] = {
-    "turtle": RdfFormat.TURTLE,
-    "trig": RdfFormat.TRIG,
-    "ntriples": RdfFormat.N_TRIPLES,
-    "nquads": RdfFormat.N_QUADS,
-    "jsonld": RdfFormat.JSON_LD,
-    "rdfxml": RdfFormat.RDF_XML,
-}
+RDF_IMPORT_FORMATS: dict[str, RdfFormat] = FORMATS
 
 #: PROV formats `import_file` reads with the `prov` package: name → the `prov` deserializer's format name.
 PROV_IMPORT_FORMATS = {"provjson": "json", "provn": "provn"}
