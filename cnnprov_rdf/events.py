@@ -98,6 +98,20 @@ class EpochEnded:
 
 
 @dataclass(frozen=True)
+class BatchEnded:
+    """One training batch finished (opt-in per-batch capture); `batch` is 1-based within its epoch.
+
+    Keras reports batch metrics as running means over the epoch so far, and so are these values.
+    """
+
+    run_id: str
+    epoch: int
+    batch: int
+    metrics: dict[str, float]
+    ended_at: datetime
+
+
+@dataclass(frozen=True)
 class LearningRateChanged:
     """An adaptation: after `after_epoch` the rate went from `old_rate` to `new_rate`."""
 
@@ -164,6 +178,7 @@ Event = (
     | ArchitectureRecorded
     | ScheduleRecorded
     | EpochEnded
+    | BatchEnded
     | LearningRateChanged
     | TestingDone
     | ModelFileSaved

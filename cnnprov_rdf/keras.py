@@ -133,8 +133,9 @@ class ProvenanceCallback(keras.callbacks.Callback):
     """Records a Keras training as W3C PROV in a provenance store.
 
     `model.fit(x, y, callbacks=[ProvenanceCallback(store="provenance")])` records hyperparameters,
-    architecture, every epoch, learning-rate adaptations, model files and errors; pass the same callback
-    to `model.evaluate` to record the testing step. Call `close()` (or use `with`) to flush.
+    architecture, every epoch (every batch too with `per_batch=True`), learning-rate adaptations, model files
+    and errors; pass the same callback to `model.evaluate` to record the testing step. Call `close()` (or use
+    `with`) to flush.
     """
 
     def __init__(
@@ -146,8 +147,11 @@ class ProvenanceCallback(keras.callbacks.Callback):
         hyperparameters: Mapping[str, HyperparameterValue] | None = None,
         dataset: Mapping[str, Any] | None = None,
         endpoint: str | None = None,
+        per_batch: bool = False,
     ) -> None:
+        """`per_batch=True` also records every training batch's metrics (a `cnn:BatchResult` each)."""
         super().__init__()
+        self.per_batch = per_batch
         self._owns_tracker = tracker is None
         if tracker is not None:
             self.tracker = tracker
@@ -221,6 +225,19 @@ class ProvenanceCallback(keras.callbacks.Callback):
             self._epoch_rate = current_learning_rate(self.model)
             if self._epoch_rate is not None:
                 self.run.log_learning_rate(self._epoch, self._epoch_rate)
+
+    @_guarded
+    def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        # Runs on the training thread after every batch: convert to floats and enqueue, nothing else.
+        if self.per_batch and self.run is not None:
+            metrics: dict[str, float] = {}
+            for key, value in (logs or {}).items():
+                try:
+                    metrics[key] = float(value)
+                except (TypeError, ValueError):
+                    continue
+            metrics.pop("learning_rate", None)
+            self.run.log_batch(self._epoch, batch + 1, metrics)
 
     @_guarded
     def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:

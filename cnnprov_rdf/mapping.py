@@ -18,6 +18,7 @@ from pyoxigraph import Literal, NamedNode, Quad
 from .events import (
     Agents,
     ArchitectureRecorded,
+    BatchEnded,
     DatasetRecorded,
     EpochEnded,
     Event,
@@ -311,6 +312,19 @@ def _(event: EpochEnded, iris: RunIris) -> Iterator[Triple]:
     yield result, CNN.elapsedSeconds, double(event.elapsed_seconds)
     yield from _optional(result, {CNN.learningRate: _maybe(double, event.learning_rate)})
     yield from _metrics(result, event.metrics, iris, all_as_nodes=False)
+
+
+@_triples.register
+def _(event: BatchEnded, iris: RunIris) -> Iterator[Triple]:
+    """A batch result: the standard metrics only (`cnn:hasMetric` nodes are for epoch and test results)."""
+    result = iris.node("epoch", event.epoch, "batch", event.batch)
+    yield from _typed_node(result, "BatchResult", "Entity")
+    yield result, PROV.wasGeneratedBy, iris.run
+    yield result, CNN.epoch, integer(event.epoch)
+    yield result, CNN.batch, integer(event.batch)
+    yield result, PROV.generatedAtTime, date_time(event.ended_at)
+    standard = {name: value for name, value in event.metrics.items() if name in STANDARD_METRICS}
+    yield from _metrics(result, standard, iris, all_as_nodes=False)
 
 
 @_triples.register

@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 from .events import (
     Agents,
     ArchitectureRecorded,
+    BatchEnded,
     DatasetRecorded,
     EpochEnded,
     Event,
@@ -343,6 +344,11 @@ class Run:
                 self._best[name] = min(self._best.get(name, value), value)
         rate = self._rates.get(epoch)
         self._submit(EpochEnded(self.run_id, epoch, values, float(elapsed_seconds), now(), rate))
+
+    def log_batch(self, epoch: int, batch: int, metrics: Mapping[str, float]) -> None:
+        """Record one finished training batch (1-based `batch` within 1-based `epoch`): its metric values."""
+        values = {name: float(value) for name, value in metrics.items()}
+        self._submit(BatchEnded(self.run_id, epoch, batch, values, now()))
 
     # --- after training -----------------------------------------------------------------------------
 

@@ -269,6 +269,7 @@ def _sample_run() -> Graph:
         ev.DatasetRecorded(run, "cifar10", "/data/cifar10", 0.8, 40000, 10000, 0.1),
         ev.ArchitectureRecorded(run, "alexnet", 1226, layers),
         ev.ScheduleRecorded(run, "step_decay", 0.01, 0.5, 1),
+        ev.BatchEnded(run, 1, 1, metrics, t0 + timedelta(seconds=5)),
         ev.EpochEnded(run, 1, metrics, 10.0, t0 + timedelta(seconds=10), 0.01),
         ev.LearningRateChanged(run, 1, 1, 0.01, 0.005, t0 + timedelta(seconds=10), schedule_known=True),
         ev.EpochEnded(run, 2, metrics, 10.0, t0 + timedelta(seconds=20), 0.005),
