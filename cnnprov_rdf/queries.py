@@ -275,12 +275,10 @@ def run_query(
     """Run the canned query `name` on a store (a pyoxigraph Store or a store path, opened read-only) or on a
     `sources.Source` (an `http(s)://` string means a SPARQL endpoint)."""
     query = find_query(name, queries_dir)
-    if isinstance(store, str) and store.startswith(("http://", "https://")):
-        from .sources import EndpointSource
+    if isinstance(store, (str, os.PathLike)):
+        from .sources import EndpointSource, is_endpoint
 
-        store = EndpointSource(store)
-    elif isinstance(store, (str, os.PathLike)):
-        store = open_for_reading(store)
+        store = EndpointSource(str(store)) if is_endpoint(store) else open_for_reading(store)
     bindings = bind_parameters(query, store, params)
     solutions = store.query(with_values(query.text, bindings), use_default_graph_as_union=True)
     projected = {v.value for v in solutions.variables}  # type: ignore[union-attr]

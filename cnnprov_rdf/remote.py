@@ -214,8 +214,7 @@ class EndpointSink:
     def _write_locked(self, quads: Sequence[Quad]) -> None:
         waiting = self.spool_path.exists() and self.spool_path.stat().st_size > 0
         if waiting or time.monotonic() < self._retry_at:
-            _append(self.spool_path, quads)  # keep the order: behind what is already waiting
-            self.stats.spooled_quads += len(quads)
+            self._spool(quads)  # keep the order: behind what is already waiting
             if time.monotonic() >= self._retry_at:
                 self._replay()
             return
@@ -223,10 +222,13 @@ class EndpointSink:
             send_update(self.url, quads, self.timeout)
         except EndpointError as error:
             self._failed(error)
-            _append(self.spool_path, quads)
-            self.stats.spooled_quads += len(quads)
+            self._spool(quads)
             return
         self.stats.sent_quads += len(quads)
+
+    def _spool(self, quads: Sequence[Quad]) -> None:
+        _append(self.spool_path, quads)
+        self.stats.spooled_quads += len(quads)
 
     def _replay(self) -> EndpointError | None:
         try:

@@ -18,7 +18,7 @@ class RunNotFoundError(LookupError):
 
 
 def list_runs(store: Store) -> list[tuple[NamedNode, str, NamedNode]]:
-    """(run IRI, run id, graph) for every captured run, newest first."""
+    """(run IRI, run id, graph) for every captured run, newest first (also on a `sources.Source`)."""
     return [(row["run"], row["id"].value, row["graph"]) for row in store.query(_RUNS)]  # type: ignore[index]
 
 

@@ -23,7 +23,6 @@ from typing import Any
 from pyoxigraph import BlankNode, Literal, NamedNode, Store, Triple, Variable
 
 from .queries import QueryResult, find_query, python_value, run_query
-from .runs import _RUNS, resolve_run
 from .store import StoreError, open_for_reading
 from .vocabulary import CNN_NS, PROV_NS
 
@@ -162,17 +161,6 @@ def as_source(location: Source | Store | str | os.PathLike[str]) -> Source:
     if is_endpoint(location):
         return EndpointSource(str(location))
     return LocalSource(location)
-
-
-def list_runs(source: Source) -> list[tuple[NamedNode, str, NamedNode]]:
-    """(run IRI, run id, graph) for every captured run a source holds, newest first."""
-    _, rows = source.select(_RUNS)
-    return [(run, run_id.value, graph) for run, run_id, graph, _started in rows]
-
-
-def resolve_source_run(source: Source, reference: str | None) -> tuple[NamedNode, NamedNode]:
-    """The (run IRI, graph) that `reference` (None, latest, previous, an IRI, an id or a prefix) names."""
-    return resolve_run(source, reference)  # type: ignore[arg-type]  # a Source answers `query` like a Store
 
 
 # --- federation -----------------------------------------------------------------------------------

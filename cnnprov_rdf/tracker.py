@@ -114,6 +114,17 @@ def file_digest(path: Path) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
+def _target(store: str | os.PathLike[str] | None, endpoint: str | None) -> Path | str:
+    """Where a tracker writes: an endpoint's /update URL, or the resolved store path (the default store)."""
+    if endpoint is not None:
+        if store is not None:
+            raise ValueError("give either a store or an endpoint, not both")
+        from .remote import update_url
+
+        return update_url(endpoint)
+    return (Path(store) if store is not None else default_store_path()).resolve()
+
+
 class Tracker:
     """Owns one asynchronous writer to a store; starts runs.
 
@@ -135,11 +146,9 @@ class Tracker:
         self.base = base
         self.endpoint = endpoint
         if endpoint is not None:
-            if store is not None:
-                raise ValueError("give either a store or an endpoint, not both")
-            from .remote import EndpointSink, update_url
+            from .remote import EndpointSink
 
-            self.endpoint = update_url(endpoint)
+            self.endpoint = str(_target(store, endpoint))
             self.store_path: Path | None = None
             self.writer = AsyncWriter(EndpointSink(self.endpoint), base=base, max_pending=max_pending)
             return
@@ -157,14 +166,7 @@ class Tracker:
     ) -> Tracker:
         """The tracker of this process for `store` (or `endpoint`), opened on first use: a store has one writer
         per process, so several callbacks (a grid search in one script) share it. Pair each call with `release()`."""
-        if endpoint is not None:
-            if store is not None:
-                raise ValueError("give either a store or an endpoint, not both")
-            from .remote import update_url
-
-            target: Path | str = update_url(endpoint)
-        else:
-            target = (Path(store) if store is not None else default_store_path()).resolve()
+        target = _target(store, endpoint)
         with cls._shared_lock:
             entry = cls._shared.get((target, base))
             if entry is None or entry[0].writer.closed:
@@ -174,10 +176,7 @@ class Tracker:
             return entry[0]
 
     def _shared_key(self) -> tuple[Path | str, str]:
-        if self.endpoint is not None:
-            return (self.endpoint, self.base)
-        assert self.store_path is not None
-        return (self.store_path.resolve(), self.base)
+        return (_target(self.store_path, self.endpoint), self.base)
 
     def release(self) -> None:
         """Give back a `shared()` tracker: flush, and close it when its last user releases it."""

@@ -13,7 +13,7 @@ from pyoxigraph import Store
 
 from cnnprov_rdf.mapping import RunIris
 from cnnprov_rdf.queries import QueryError, load_queries, run_query
-from cnnprov_rdf.runs import RunNotFoundError
+from cnnprov_rdf.runs import RunNotFoundError, list_runs, resolve_run
 from cnnprov_rdf.server import ServerProcess, free_port, start_server
 from cnnprov_rdf.sources import (
     EndpointSource,
@@ -21,8 +21,6 @@ from cnnprov_rdf.sources import (
     SourceError,
     federated_compare,
     federated_query,
-    list_runs,
-    resolve_source_run,
     service_runs,
     shared_datasets,
 )
@@ -103,7 +101,7 @@ def test_every_canned_query_gives_the_same_rows_over_an_endpoint(grid, grid_serv
         local, "compare-runs", a="latest", b=run.run_id
     )
     assert list_runs(endpoint) == list_runs(LocalSource(local))
-    assert resolve_source_run(endpoint, run.run_id[:8])[0].value.endswith(run.run_id)
+    assert resolve_run(endpoint, run.run_id[:8])[0].value.endswith(run.run_id)
 
 
 def test_federated_runs_from_two_live_servers(grid, captured, grid_server, captured_server):
