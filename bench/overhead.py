@@ -66,7 +66,9 @@ class TimedCapture(ProvenanceCallback):
         self.hook_seconds = 0.0
         self.by_hook = dict.fromkeys(HOOKS, 0.0)
         for name in HOOKS:
-            setattr(self, name, self._timed(name, getattr(self, name)))
+            hook = getattr(self, name)
+            if not getattr(hook, "_is_default", False):  # wrapping a Keras default would turn the hook on
+                setattr(self, name, self._timed(name, hook))
 
     def _timed(self, name: str, hook: Callable[..., None]) -> Callable[..., None]:
         @functools.wraps(hook)

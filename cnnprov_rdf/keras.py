@@ -44,7 +44,9 @@ def _guarded(hook: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
+@functools.cache
 def keras_agents() -> Any:
+    """The software, device, user and host of this process (computed once: they do not change)."""
     gpus = tf.config.list_physical_devices("GPU")
     device_name = None
     if gpus:
@@ -59,24 +61,36 @@ def keras_agents() -> Any:
     )
 
 
+def _int_attribute(layer: keras.layers.Layer, name: str) -> int | None:
+    value = getattr(layer, name, None)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _shape_attribute(layer: keras.layers.Layer, *names: str) -> tuple[int, ...] | None:
+    for name in names:
+        value = getattr(layer, name, None)
+        if isinstance(value, tuple | list) and all(isinstance(v, int) for v in value):
+            return tuple(value)
+    return None
+
+
 def describe_layers(model: keras.Model) -> list[LayerInfo]:
-    """Each layer's kind, position and shape parameters."""
+    """Each layer's kind, position and shape parameters, read from its attributes (`get_config` would
+    serialise every initializer and policy: several times slower, on the training thread)."""
     layers = []
     for index, layer in enumerate(model.layers, start=1):
-        config = layer.get_config()
-        activation = config.get("activation")
+        activation = getattr(getattr(layer, "activation", None), "__name__", None)  # a lambda has "<lambda>"
         layers.append(LayerInfo(
             index=index,
             name=layer.name,
             kind=type(layer).__name__,
             parameter_count=int(layer.count_params()) if layer.built else 0,
-            filters=config.get("filters"),
-            kernel_size=tuple(config["kernel_size"]) if "kernel_size" in config else (
-                tuple(config["pool_size"]) if "pool_size" in config else None),
-            strides=tuple(config["strides"]) if config.get("strides") is not None else None,
-            units=config.get("units"),
-            activation=activation if isinstance(activation, str) else None,
-            dropout_rate=float(config["rate"]) if isinstance(layer, keras.layers.Dropout) else None,
+            filters=_int_attribute(layer, "filters"),
+            kernel_size=_shape_attribute(layer, "kernel_size", "pool_size"),
+            strides=_shape_attribute(layer, "strides"),
+            units=_int_attribute(layer, "units"),
+            activation=activation if isinstance(activation, str) and not activation.startswith("<") else None,
+            dropout_rate=float(layer.rate) if isinstance(layer, keras.layers.Dropout) else None,
         ))
     return layers
 
@@ -95,8 +109,16 @@ def _plain(value: Any) -> HyperparameterValue | None:
 
 
 def optimizer_hyperparameters(optimizer: keras.optimizers.Optimizer) -> dict[str, HyperparameterValue]:
-    values: dict[str, HyperparameterValue] = {"optimizer": type(optimizer).__name__}
-    for key, value in optimizer.get_config().items():
+    """The learning rate, the optimizer's class and its plain settings, from one `get_config` (which reads the
+    rate variable anyway; a schedule's rate is its value at the current step)."""
+    config = optimizer.get_config()
+    rate = config.get("learning_rate")
+    values: dict[str, HyperparameterValue] = {
+        "learning_rate": float(rate) if isinstance(rate, int | float) and not isinstance(rate, bool) else float(
+            keras.ops.convert_to_numpy(optimizer.learning_rate)),
+        "optimizer": type(optimizer).__name__,
+    }
+    for key, value in config.items():
         if key in ("name", "learning_rate") or value is None:
             continue
         plain = _plain(value)
@@ -152,6 +174,10 @@ class ProvenanceCallback(keras.callbacks.Callback):
         """`per_batch=True` also records every training batch's metrics (a `cnn:BatchResult` each)."""
         super().__init__()
         self.per_batch = per_batch
+        if per_batch:
+            # Only then is there a batch hook: Keras runs batch hooks of all callbacks synchronously, and waits
+            # for each step's metrics, as soon as one callback defines one.
+            self.on_train_batch_end = self._record_batch  # type: ignore[method-assign]
         self._owns_tracker = tracker is None
         if tracker is not None:
             self.tracker = tracker
@@ -166,8 +192,7 @@ class ProvenanceCallback(keras.callbacks.Callback):
         self._in_fit = False
         self._epoch = 0
         self._epoch_started = 0.0
-        self._epoch_rate: float | None = None
-        self._rate_pending = False
+        self._epoch_began_at: datetime | None = None
         self._test_started: datetime | None = None
         self._test_examples: int | None = None
         self._patched: set[int] = set()
@@ -193,9 +218,7 @@ class ProvenanceCallback(keras.callbacks.Callback):
             _previous_excepthook, sys.excepthook = sys.excepthook, _record_uncaught
         run = self.run
         hyperparameters: dict[str, HyperparameterValue] = {}
-        rate = current_learning_rate(self.model)
-        if rate is not None:
-            hyperparameters["learning_rate"] = rate
+        if getattr(self.model, "optimizer", None) is not None:
             hyperparameters.update(optimizer_hyperparameters(self.model.optimizer))
         hyperparameters["epochs"] = int(self.params.get("epochs") or 0)
         for name in _FIT_ARGUMENTS:
@@ -215,21 +238,12 @@ class ProvenanceCallback(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         self._epoch = epoch + 1
         self._epoch_started = time.perf_counter()
-        self._rate_pending = True
+        self._epoch_began_at = now()
 
     @_guarded
-    def on_train_batch_begin(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
-        # Schedulers set the rate in on_epoch_begin/on_epoch_end; by the first batch it is settled.
-        if self._rate_pending and self.run is not None:
-            self._rate_pending = False
-            self._epoch_rate = current_learning_rate(self.model)
-            if self._epoch_rate is not None:
-                self.run.log_learning_rate(self._epoch, self._epoch_rate)
-
-    @_guarded
-    def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
-        # Runs on the training thread after every batch: convert to floats and enqueue, nothing else.
-        if self.per_batch and self.run is not None:
+    def _record_batch(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        """`on_train_batch_end` when `per_batch=True`: convert to floats and enqueue, nothing else."""
+        if self.run is not None:
             metrics: dict[str, float] = {}
             for key, value in (logs or {}).items():
                 try:
@@ -244,7 +258,14 @@ class ProvenanceCallback(keras.callbacks.Callback):
         if self.run is None:
             return
         elapsed = time.perf_counter() - self._epoch_started
-        metrics = {k: float(v) for k, v in (logs or {}).items() if k != "learning_rate" and _is_number(v)}
+        logs = logs or {}
+        # The rate this epoch trained with: the one a scheduler logged before changing it (LearningRateScheduler,
+        # ReduceLROnPlateau), else the optimizer's, which schedulers change only at the next epoch's begin.
+        logged_rate = logs.get("learning_rate")
+        rate = float(logged_rate) if _is_number(logged_rate) else current_learning_rate(self.model)
+        if rate is not None:
+            self.run.log_learning_rate(epoch + 1, rate, at=self._epoch_began_at)
+        metrics = {k: float(v) for k, v in logs.items() if k != "learning_rate" and _is_number(v)}
         self.run.log_epoch(epoch + 1, metrics, elapsed_seconds=elapsed)
 
     @_guarded

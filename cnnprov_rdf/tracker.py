@@ -305,15 +305,16 @@ class Run:
 
     # --- during training ----------------------------------------------------------------------------
 
-    def log_learning_rate(self, epoch: int, rate: float) -> None:
-        """The rate in force during `epoch`; a change from the previous epoch is recorded as an adaptation."""
+    def log_learning_rate(self, epoch: int, rate: float, *, at: datetime | None = None) -> None:
+        """The rate in force during `epoch`; a change from the previous epoch is recorded as an adaptation that
+        took place `at` (default: now; the Keras callback passes the time the epoch began)."""
         rate = float(rate)
         self._rates[epoch] = rate
         previous = self._rates.get(epoch - 1)
         if previous is not None and not math.isclose(previous, rate, rel_tol=1e-7, abs_tol=0.0):
             self._adaptations += 1
             self._submit(LearningRateChanged(
-                self.run_id, self._adaptations, epoch - 1, previous, rate, now(), self._schedule_known,
+                self.run_id, self._adaptations, epoch - 1, previous, rate, at or now(), self._schedule_known,
             ))
 
     def log_epoch(

@@ -37,14 +37,18 @@ class _Namespace:
 
     def __init__(self, iri: str) -> None:
         self._iri = iri
+        self._terms: dict[str, NamedNode] = {}  # terms are immutable: build each once (the mapping is hot)
 
     def __getattr__(self, name: str) -> NamedNode:
         if name.startswith("_"):
             raise AttributeError(name)
-        return NamedNode(self._iri + name)
+        return self.term(name)
 
     def term(self, name: str) -> NamedNode:
-        return NamedNode(self._iri + name)
+        node = self._terms.get(name)
+        if node is None:
+            node = self._terms[name] = NamedNode(self._iri + name)
+        return node
 
 
 PROV = _Namespace(PROV_NS)

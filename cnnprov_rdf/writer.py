@@ -1,7 +1,10 @@
 """The asynchronous writer: the training thread enqueues events, a background thread maps and writes them.
 
-Each batch is one store transaction. The queue is bounded: when it is full, `submit` waits (back-pressure)
-rather than dropping. A batch that cannot be written is retried, then appended as N-Quads to a spool file
+Each batch is one store transaction. After the first event of a batch the writer lingers briefly (`linger`
+seconds, cut short by `flush`/`close`) so that a burst of events from one training hook becomes one batch, and
+the writer does its work while training is back in its compiled step instead of contending with the hook for
+the interpreter. The queue is bounded: when it is full, `submit` waits (back-pressure) rather than dropping.
+A batch that cannot be written is retried, then appended as N-Quads to a spool file
 so that nothing is lost; training is never interrupted by a write failure.
 """
 
@@ -76,6 +79,7 @@ class AsyncWriter:
         spool_path: Path | None = None,
         max_pending: int = 10_000,
         max_batch: int = 2_000,
+        linger: float = 0.1,
         retries: tuple[float, ...] = (0.05, 0.2, 1.0),
         mapper: Callable[[Event, str], list[Quad]] = to_quads,
     ) -> None:
@@ -83,6 +87,9 @@ class AsyncWriter:
         self._base = base
         self._spool_path = spool_path
         self._max_batch = max_batch
+        self._linger = linger
+        self._hurry = threading.Event()  # set while someone waits in flush() or close(): no lingering
+        self._flushing = 0
         self._retries = retries
         self._mapper = mapper
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max_pending)
@@ -119,13 +126,21 @@ class AsyncWriter:
         """Wait until every event submitted so far is written (or spooled). False on timeout."""
         with self._done:
             target = self._submitted
-            return self._done.wait_for(lambda: self._finished >= target, timeout=timeout)
+            self._flushing += 1
+            self._hurry.set()
+            try:
+                return self._done.wait_for(lambda: self._finished >= target, timeout=timeout)
+            finally:
+                self._flushing -= 1
+                if not self._flushing and not self._closed:
+                    self._hurry.clear()
 
     def close(self, timeout: float | None = None) -> None:
         """Write everything pending, stop the thread and close the sink. Safe to call twice."""
         if self._closed:
             return
         self._closed = True
+        self._hurry.set()
         atexit.unregister(self.close)
         with contextlib.suppress(queue.Full):
             self._queue.put(_STOP, timeout=timeout)
@@ -146,6 +161,8 @@ class AsyncWriter:
         while not stopping:
             batch: list[Event] = []
             item = self._queue.get()
+            if item is not _STOP and self._linger > 0 and not self._hurry.is_set():
+                self._hurry.wait(self._linger)  # let the rest of the burst arrive (sleeps without the GIL)
             while True:
                 if item is _STOP:
                     stopping = True

@@ -109,3 +109,14 @@ def test_batch_mapping_keeps_only_standard_metrics():
     predicates = {q.predicate.value.rsplit("#", 1)[-1] for q in quads}
     assert {"epoch", "batch", "loss", "accuracy", "wasGeneratedBy", "generatedAtTime", "type"} == predicates
     assert {q.subject.value for q in quads} == {"https://w3id.org/cnnprov/id/run/r1/epoch/2/batch/5"}
+
+
+
+def test_epoch_level_capture_defines_no_batch_hook(tmp_path):
+    """Without per_batch, Keras' own no-op batch hooks stay: nothing of ours runs after each training step."""
+    no_op = keras.callbacks.Callback.on_train_batch_end
+    with ProvenanceCallback(tmp_path / "store") as capture:
+        assert capture.on_train_batch_end.__func__ is no_op
+        assert capture.on_train_batch_begin.__func__ is keras.callbacks.Callback.on_train_batch_begin
+        with ProvenanceCallback(tmp_path / "store", per_batch=True) as batches:
+            assert batches.on_train_batch_end.__func__ is not no_op

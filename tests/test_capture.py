@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import keras
@@ -77,6 +78,15 @@ def test_one_adaptation_after_epoch_two_with_old_and_new_rate(store, captured):
     row = rows[0]
     assert (row["epoch"], row["old"], row["new"]) == (2, rates[1], rates[2])
     assert row["used"].endswith("/epoch/2")
+    # The adaptation took place when epoch 3 began: after epoch 2 ended, before epoch 3 ended.
+    times = select(store, """
+        SELECT ?started ?epoch2 ?epoch3 ?elapsed3 WHERE {
+          ?a a cnn:Adaptation ; prov:startedAtTime ?started .
+          ?e2 a cnn:EpochResult ; cnn:epoch 2 ; prov:generatedAtTime ?epoch2 .
+          ?e3 a cnn:EpochResult ; cnn:epoch 3 ; prov:generatedAtTime ?epoch3 ; cnn:elapsedSeconds ?elapsed3 }""")[0]
+    started, epoch2, epoch3 = (datetime.fromisoformat(times[k]) for k in ("started", "epoch2", "epoch3"))
+    epoch3_began = epoch3 - timedelta(seconds=times["elapsed3"])
+    assert epoch2 <= started <= epoch3_began + timedelta(milliseconds=20)
     assert (row["kind"], row["factor"], row["every"], row["initial"]) == ("step-decay", 0.5, 2, 0.01)
 
 
@@ -212,7 +222,9 @@ def test_run_iris_are_under_the_base_and_unique(captured, store):
     assert Path(str(captured.store)).is_dir()
 
 
-def test_reduce_lr_on_plateau_and_model_checkpoint_are_recorded(tmp_path):
+@pytest.mark.parametrize("plateau_first", [False, True], ids=["capture-first", "plateau-first"])
+def test_reduce_lr_on_plateau_and_model_checkpoint_are_recorded(tmp_path, plateau_first):
+    """Either order of callbacks records the rate each epoch trained with: the plateau halves it at epoch end."""
     from cnnprov_rdf.alexnet import build_alexnet
     from cnnprov_rdf.datasets import synthetic_shapes
 
@@ -223,8 +235,9 @@ def test_reduce_lr_on_plateau_and_model_checkpoint_are_recorded(tmp_path):
     # min_delta=100 makes every epoch after the first a "plateau": the rate halves after epoch 2.
     plateau = keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=0, min_delta=100, verbose=0)
     with ProvenanceCallback(tmp_path / "store") as capture:
+        order = [plateau, capture] if plateau_first else [capture, plateau]
         history = model.fit(data.x_train, data.y_train, epochs=3, batch_size=4, verbose=0,
-                            callbacks=[capture, plateau, keras.callbacks.ModelCheckpoint(checkpoint)])
+                            callbacks=[*order, keras.callbacks.ModelCheckpoint(checkpoint)])
     store = open_for_reading(tmp_path / "store")
     assert len(history.history["loss"]) == 3
     old, new = float(np.float32(0.001)), float(np.float32(0.0005))
@@ -232,6 +245,9 @@ def test_reduce_lr_on_plateau_and_model_checkpoint_are_recorded(tmp_path):
                                 "cnn:oldLearningRate ?old ; cnn:newLearningRate ?new ; prov:used ?s . "
                                 "?s cnn:scheduleKind ?kind } ORDER BY ?epoch")
     assert adaptations == [{"epoch": 2, "old": old, "new": new, "kind": "reduce-on-plateau"}]
+    rates = select(store, "SELECT ?epoch ?rate WHERE { ?e a cnn:EpochResult ; cnn:epoch ?epoch ; "
+                          "cnn:learningRate ?rate } ORDER BY ?epoch")
+    assert [r["rate"] for r in rates] == [old, old, new]
     files = select(store, "SELECT ?epoch ?sha WHERE { ?f a cnn:ModelFile ; cnn:epoch ?epoch ; cnn:sha256 ?sha }"
                           " ORDER BY ?epoch")
     assert [f["epoch"] for f in files] == [1, 2, 3]

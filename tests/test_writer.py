@@ -365,3 +365,44 @@ def test_close_honours_its_timeout_when_the_store_hangs(make_writer) -> None:
     finally:
         sink.gate.set()
         closer.join(timeout=WAIT)
+
+
+# --- lingering --------------------------------------------------------------------------------------
+
+
+def test_a_burst_of_events_lingers_into_one_transaction(make_writer) -> None:
+    sink = RecordingSink()
+    writer = make_writer(sink, linger=0.5)
+    events = a_run(5)
+    for event in events:
+        writer.submit(event)
+    deadline = time.monotonic() + WAIT
+    while writer.pending and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(sink.calls) == 1 and writer.stats.batches == 1
+    assert set(sink.store) == as_stored(quads_of(events))
+
+
+def test_flush_and_close_do_not_wait_for_the_linger(make_writer) -> None:
+    sink = RecordingSink()
+    writer = make_writer(sink, linger=60.0)
+    writer.submit(epoch(1))
+    started = time.monotonic()
+    assert writer.flush(timeout=WAIT)
+    writer.submit(epoch(2))
+    writer.close(timeout=WAIT)
+    assert time.monotonic() - started < 5.0  # far below the 60 s linger
+    assert epoch_results_in(sink.store) == {1, 2}
+    assert not writer._thread.is_alive()
+
+
+def test_without_a_flush_events_become_visible_after_the_linger(make_writer) -> None:
+    sink = RecordingSink()
+    writer = make_writer(sink, linger=0.2)
+    writer.submit(epoch(1))
+    time.sleep(0.05)
+    assert epoch_results_in(sink.store) == set()  # still lingering
+    deadline = time.monotonic() + WAIT
+    while not epoch_results_in(sink.store) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert epoch_results_in(sink.store) == {1}
