@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -53,6 +54,15 @@ def open_for_writing(path: str | os.PathLike[str]) -> Store:
     if not store.contains_named_graph(ONTOLOGY_GRAPH):
         load_ontology(store)
     return store
+
+
+def purge_write_ahead_log(path: str | os.PathLike[str]) -> None:
+    """Delete the flushed write-ahead log of a store nobody writes any more.
+
+    RocksDB deletes a flushed log only when the store is next opened for writing, so a closed store would keep
+    up to twice its size in stale logs. Opening it once does it; if another writer holds it, that one will."""
+    with contextlib.suppress(OSError):
+        Store(str(path))
 
 
 def load_ontology(store: Store) -> None:

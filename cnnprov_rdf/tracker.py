@@ -153,7 +153,7 @@ class Tracker:
             self.writer = AsyncWriter(EndpointSink(self.endpoint), base=base, max_pending=max_pending)
             return
         self.store_path = Path(store) if store is not None else default_store_path()
-        sink = StoreSink(open_for_writing(self.store_path))
+        sink = StoreSink(open_for_writing(self.store_path), self.store_path)
         spool = self.store_path.with_name(self.store_path.name + ".unwritten.nq")
         self.writer = AsyncWriter(sink, base=base, spool_path=spool, max_pending=max_pending)
 

@@ -25,6 +25,7 @@ from pyoxigraph import Quad, RdfFormat, Store, serialize
 
 from .events import Event
 from .mapping import to_quads
+from .store import purge_write_ahead_log
 from .vocabulary import DEFAULT_BASE
 
 log = logging.getLogger(__name__)
@@ -41,10 +42,11 @@ class QuadSink(Protocol):
 
 
 class StoreSink:
-    """An embedded pyoxigraph store opened for writing."""
+    """An embedded pyoxigraph store opened for writing (at `path`, when it is on disk)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, path: Path | None = None) -> None:
         self.store: Store | None = store
+        self.path = path
 
     def write(self, quads: Sequence[Quad]) -> None:
         if self.store is None:
@@ -52,10 +54,13 @@ class StoreSink:
         self.store.extend(quads)
 
     def close(self) -> None:
-        """Flush and let go of the store, which releases its lock for other writers."""
+        """Flush and let go of the store, which releases its lock for other writers, then purge its log."""
         if self.store is not None:
-            self.store.flush()
-            self.store = None
+            store, self.store = self.store, None
+            store.flush()
+            del store
+            if self.path is not None:
+                purge_write_ahead_log(self.path)
 
 
 @dataclass

@@ -406,3 +406,21 @@ def test_without_a_flush_events_become_visible_after_the_linger(make_writer) -> 
     while not epoch_results_in(sink.store) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert epoch_results_in(sink.store) == {1}
+
+
+def test_closing_a_tracker_leaves_no_stale_write_ahead_log(tmp_path) -> None:
+    """RocksDB keeps a flushed log until the next writable open; closing does that open, so only data remains."""
+    from cnnprov_rdf.queries import run_query
+    from cnnprov_rdf.tracker import Tracker
+
+    path = tmp_path / "store"
+    with Tracker(path) as tracker:
+        run = tracker.start_run(planned_epochs=300, agents=AGENTS)
+        for n in range(1, 301):
+            run.log_epoch(n, {"loss": 1 / n}, elapsed_seconds=0.5)
+        run.end()
+    logs = {f.name: f.stat().st_size for f in path.glob("*.log")}
+    assert logs and set(logs.values()) == {0}, logs
+    assert len(run_query(path, "epoch-loss-time", run=run.run_id).rows) == 300
+    with Tracker(path):  # not locked
+        pass
