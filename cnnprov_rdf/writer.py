@@ -1,9 +1,10 @@
 """The asynchronous writer: the training thread enqueues events, a background thread maps and writes them.
 
-Each batch is one store transaction. After the first event of a batch the writer lingers briefly (`linger`
-seconds, cut short by `flush`/`close`) so that a burst of events from one training hook becomes one batch, and
-the writer does its work while training is back in its compiled step instead of contending with the hook for
-the interpreter. The queue is bounded: when it is full, `submit` waits (back-pressure) rather than dropping.
+Each batch is one store transaction. After the first event of a batch the writer lingers (`linger` seconds,
+1 by default, cut short by `flush`/`close`) so that the events of a second become one batch: fewer, larger
+transactions cost less CPU, and the writer works while training is back in its compiled step instead of
+contending with a hook for the interpreter. Readers therefore see an event about a second after it happened.
+The queue is bounded: when it is full, `submit` waits (back-pressure) rather than dropping.
 A batch that cannot be written is retried, then appended as N-Quads to a spool file
 so that nothing is lost; training is never interrupted by a write failure.
 """
@@ -84,7 +85,7 @@ class AsyncWriter:
         spool_path: Path | None = None,
         max_pending: int = 10_000,
         max_batch: int = 2_000,
-        linger: float = 0.1,
+        linger: float = 1.0,
         retries: tuple[float, ...] = (0.05, 0.2, 1.0),
         mapper: Callable[[Event, str], list[Quad]] = to_quads,
     ) -> None:

@@ -50,15 +50,15 @@ def epochs_seen_by_cli(store: Path) -> list[int]:
 
 def test_queries_from_another_process_see_epochs_grow_while_training_writes(tmp_path):
     store = tmp_path / "store"
-    process = start_training(store, epochs=4, pause=2.0)
+    process = start_training(store, epochs=4, pause=4.0)
     try:
         wait_for_line(process, "EPOCH 1")
-        time.sleep(0.5)  # the writer commits within a fraction of a second
+        time.sleep(1.5)  # the writer commits within its linger (1 s) and a fraction of a second
         first = epochs_seen_by_cli(store)
         with pytest.raises(StoreLockedError, match=str(store)):
             open_for_writing(store)
         wait_for_line(process, "EPOCH 3")
-        time.sleep(0.5)
+        time.sleep(1.5)
         later = epochs_seen_by_cli(store)
         wait_for_line(process, "DONE")
     finally:
@@ -74,7 +74,7 @@ def test_sigkilled_training_leaves_an_openable_store_with_earlier_epochs(tmp_pat
     process = start_training(store, epochs=5, pause=0.0, hang_after=2)
     try:
         wait_for_line(process, "EPOCH 2")
-        time.sleep(1.5)  # events enqueued more than a second before the kill must survive it
+        time.sleep(2.5)  # events enqueued more than the writer's linger (1 s) before the kill must survive it
         os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
     finally:

@@ -121,7 +121,9 @@ class Outage(keras.callbacks.Callback):
             from cnnprov_rdf.tracker import Tracker
             from cnnprov_rdf.vocabulary import DEFAULT_BASE
 
-            self.sink = Tracker._shared[(self.server.update_endpoint, DEFAULT_BASE)][0].writer._sink
+            writer = Tracker._shared[(self.server.update_endpoint, DEFAULT_BASE)][0].writer
+            assert writer.flush(timeout=30)  # epochs 2 and 3 are tried now, not after the writer's linger
+            self.sink = writer._sink
             self.spooled_during_outage = self.sink.spooled
             port = int(self.server.url.rsplit(":", 1)[1])
             self.server = start_server(self.location, read_write=True, port=port)
