@@ -10,8 +10,8 @@ Variants, each a fresh model with the same seed, trained in one warm process (a 
 
 Every round runs all variants in a rotating order (A B C M M*, B C M M* A, ...). Reported: wall-clock `fit()`
 time per variant (median, min-max, IQR), the median of the paired overhead (X - A) / A per round, and for B and
-C the direct cost: seconds on the training thread inside our callback hooks plus the writer thread's CPU
-seconds, as a percentage of that run's training time.
+C the direct cost: seconds on the training thread inside our callback hooks (the callback adds them up in
+`hook_seconds`) plus the writer thread's CPU seconds, as a percentage of that run's training time.
 
     python bench/overhead.py                 # defaults: 10 rounds, 5 epochs
     python bench/overhead.py --quick         # under two minutes: 3 rounds, 2 epochs
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import json
 import logging
 import os
@@ -32,7 +31,6 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,35 +51,7 @@ DESCRIPTIONS = {
     "M": "MLflow autolog, log_models=False",
     "M*": "MLflow autolog, defaults (logs the model)",
 }
-HOOKS = (
-    "on_train_begin", "on_epoch_begin", "on_train_batch_begin", "on_train_batch_end", "on_epoch_end", "on_train_end",
-)
-
-
-class TimedCapture(ProvenanceCallback):
-    """ProvenanceCallback that adds up the wall-clock seconds spent inside its Keras hooks."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.hook_seconds = 0.0
-        self.by_hook = dict.fromkeys(HOOKS, 0.0)
-        for name in HOOKS:
-            hook = getattr(self, name)
-            if not getattr(hook, "_is_default", False):  # wrapping a Keras default would turn the hook on
-                setattr(self, name, self._timed(name, hook))
-
-    def _timed(self, name: str, hook: Callable[..., None]) -> Callable[..., None]:
-        @functools.wraps(hook)
-        def timed(*args: Any, **kwargs: Any) -> None:
-            start = time.perf_counter()
-            try:
-                hook(*args, **kwargs)
-            finally:
-                elapsed = time.perf_counter() - start
-                self.hook_seconds += elapsed
-                self.by_hook[name] += elapsed
-
-        return timed
+HOOKS = ("on_train_begin", "on_epoch_begin", "record_batch", "on_epoch_end", "on_train_end")
 
 
 class Bench:
@@ -119,7 +89,7 @@ class Bench:
         capture = None
         self._mlflow(variant if variant.startswith("M") else None)
         if variant in ("B", "C"):
-            capture = TimedCapture(self.workdir / f"store-{variant}", per_batch=variant == "C",
+            capture = ProvenanceCallback(self.workdir / f"store-{variant}", per_batch=variant == "C",
                                    dataset={"name": self.data.name})
             callbacks.append(capture)
         start = time.perf_counter()
@@ -131,8 +101,8 @@ class Bench:
             close_start = time.perf_counter()
             capture.close()  # flush: the writer's work after fit is counted in its CPU seconds
             result["close_seconds"] = time.perf_counter() - close_start
-            result["hook_seconds"] = capture.hook_seconds
-            result.update({f"{name}_seconds": seconds for name, seconds in capture.by_hook.items()})
+            result["hook_seconds"] = sum(capture.hook_seconds.values())
+            result.update({f"{name}_seconds": capture.hook_seconds.get(name, 0.0) for name in HOOKS})
             result["writer_cpu_seconds"] = capture.tracker.writer.stats.cpu_seconds
         if variant.startswith("M"):
             import mlflow
@@ -207,7 +177,7 @@ def machine() -> dict[str, Any]:
 
 def _split(by_hook: dict[str, float]) -> str:
     begin = by_hook["on_train_begin"]
-    batch = by_hook["on_train_batch_begin"] + by_hook["on_train_batch_end"]
+    batch = by_hook["record_batch"]
     rest = sum(by_hook.values()) - begin - batch
     return f"{begin:.4f} / {batch:.4f} / {rest:.4f}"
 

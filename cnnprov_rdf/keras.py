@@ -32,14 +32,19 @@ _FIT_ARGUMENTS = ("epochs", "batch_size", "validation_split", "shuffle", "initia
 
 
 def _guarded(hook: Callable[..., None]) -> Callable[..., None]:
-    """Provenance failures are logged, never raised into training."""
+    """Provenance failures are logged, never raised into training. The time spent inside is added up in
+    `hook_seconds` (by hook), so that the capture's own cost on the training thread can be reported."""
+    name = hook.__name__.lstrip("_")
 
     @functools.wraps(hook)
     def wrapper(self: ProvenanceCallback, *args: Any, **kwargs: Any) -> None:
+        started = time.perf_counter()
         try:
             hook(self, *args, **kwargs)
         except Exception:
             log.warning("cnnprov-rdf: %s failed; training continues", hook.__name__, exc_info=True)
+        finally:
+            self.hook_seconds[name] = self.hook_seconds.get(name, 0.0) + time.perf_counter() - started
 
     return wrapper
 
@@ -173,6 +178,8 @@ class ProvenanceCallback(keras.callbacks.Callback):
     ) -> None:
         """`per_batch=True` also records every training batch's metrics (a `cnn:BatchResult` each)."""
         super().__init__()
+        #: Seconds spent inside each of this callback's hooks, on the training thread (its direct cost there).
+        self.hook_seconds: dict[str, float] = {}
         self.per_batch = per_batch
         if per_batch:
             # Only then is there a batch hook: Keras runs batch hooks of all callbacks synchronously, and waits

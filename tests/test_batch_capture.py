@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import keras
 import pytest
 from pyoxigraph import Store
@@ -18,6 +20,7 @@ PREFIX cnn: <https://w3id.org/cnnprov/ontology#>
 """
 
 EPOCHS, BATCH_SIZE = 2, 8
+FIT: dict[str, object] = {}  # what the module's training measured: fit seconds, the callback's hook seconds
 
 
 class RecordBatches(keras.callbacks.Callback):
@@ -53,8 +56,10 @@ def batch_training(tmp_path_factory: pytest.TempPathFactory):
     model.compile(optimizer=keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     recorder = RecordBatches()
     with ProvenanceCallback(store_path, run_name="batches", per_batch=True) as capture:
+        started = time.perf_counter()
         model.fit(data.x_train, data.y_train, epochs=EPOCHS, batch_size=BATCH_SIZE, verbose=0,
                   callbacks=[capture, recorder])
+        FIT["seconds"], FIT["hook_seconds"] = time.perf_counter() - started, dict(capture.hook_seconds)
     steps = -(-len(data.x_train) // BATCH_SIZE)
     return store_path, capture.run.run_id, recorder.seen, steps
 
@@ -120,3 +125,10 @@ def test_epoch_level_capture_defines_no_batch_hook(tmp_path):
         assert capture.on_train_batch_begin.__func__ is keras.callbacks.Callback.on_train_batch_begin
         with ProvenanceCallback(tmp_path / "store", per_batch=True) as batches:
             assert batches.on_train_batch_end.__func__ is not no_op
+
+
+def test_the_callback_adds_up_the_time_spent_in_each_of_its_hooks(batch_training):
+    hooks = FIT["hook_seconds"]
+    assert set(hooks) == {"on_train_begin", "on_epoch_begin", "record_batch", "on_epoch_end", "on_train_end"}
+    assert all(seconds > 0 for seconds in hooks.values())
+    assert sum(hooks.values()) < FIT["seconds"]

@@ -47,10 +47,11 @@ def test_quick_grid_search(tmp_path, capsys):
         expected = 100 * (row["captured_fit_seconds"] - row["uncaptured_fit_seconds"]) / row["uncaptured_fit_seconds"]
         assert abs(row["overhead_percent"] - expected) < 1e-9
         assert row["store_mean_seconds"] is not None
+        assert 0 < row["direct_cost_percent"] < 100  # hooks plus writer CPU, a share of the captured fit
 
     # The store holds exactly cells × k runs, all finished (the uncaptured trainings left nothing in it).
     runs = run_query(snapshot, "runs").rows
     assert len(runs) == len(cells) * repeats
     assert {row["status"] for row in runs} == {"finished"}
     markdown = example.markdown(result["table1"], result["table2"])
-    assert markdown.count("\n| ") == 2 * len(cells) + 2 and "overhead %" in markdown
+    assert markdown.count("\n| ") == 2 * len(cells) + 2 and "overhead %" in markdown and "direct cost %" in markdown
