@@ -138,7 +138,8 @@ def graph_of(run_id: str, base: str = DEFAULT_BASE) -> NamedNode:
 def to_quads(event: Event, base: str = DEFAULT_BASE) -> list[Quad]:
     """All quads for one event, in the run's named graph."""
     iris = RunIris(event.run_id, base)
-    return [Quad(s, p, o, iris.graph) for s, p, o in _triples(event, iris)]
+    graph = iris.graph
+    return [Quad(s, p, o, graph) for s, p, o in _triples(event, iris)]
 
 
 def _typed_node(node: NamedNode, cnn_class: str, prov_class: str) -> Iterator[Triple]:

@@ -37,18 +37,17 @@ class _Namespace:
 
     def __init__(self, iri: str) -> None:
         self._iri = iri
-        self._terms: dict[str, NamedNode] = {}  # terms are immutable: build each once (the mapping is hot)
 
     def __getattr__(self, name: str) -> NamedNode:
+        """Called only on a term's first use: it is then kept as an attribute (the mapping is hot)."""
         if name.startswith("_"):
             raise AttributeError(name)
-        return self.term(name)
+        node = NamedNode(self._iri + name)
+        setattr(self, name, node)
+        return node
 
     def term(self, name: str) -> NamedNode:
-        node = self._terms.get(name)
-        if node is None:
-            node = self._terms[name] = NamedNode(self._iri + name)
-        return node
+        return getattr(self, name)
 
 
 PROV = _Namespace(PROV_NS)
