@@ -140,9 +140,11 @@ class Tracker:
         base: str = DEFAULT_BASE,
         max_pending: int = 10_000,
         endpoint: str | None = None,
+        linger: float = 1.0,
     ) -> None:
         """Write to the embedded store at `store`, or, with `endpoint` (a SPARQL server's base or /update
-        URL), to that endpoint through SPARQL Update, spooling locally while it is unavailable."""
+        URL), to that endpoint through SPARQL Update, spooling locally while it is unavailable. Events
+        reach it in batches, at most about `linger` seconds after they happened (see `AsyncWriter`)."""
         self.base = base
         self.endpoint = endpoint
         if endpoint is not None:
@@ -150,12 +152,12 @@ class Tracker:
 
             self.endpoint = str(_target(store, endpoint))
             self.store_path: Path | None = None
-            self.writer = AsyncWriter(EndpointSink(self.endpoint), base=base, max_pending=max_pending)
+            self.writer = AsyncWriter(EndpointSink(self.endpoint), base=base, max_pending=max_pending, linger=linger)
             return
         self.store_path = Path(store) if store is not None else default_store_path()
         sink = StoreSink(open_for_writing(self.store_path), self.store_path)
         spool = self.store_path.with_name(self.store_path.name + ".unwritten.nq")
-        self.writer = AsyncWriter(sink, base=base, spool_path=spool, max_pending=max_pending)
+        self.writer = AsyncWriter(sink, base=base, spool_path=spool, max_pending=max_pending, linger=linger)
 
     _shared: ClassVar[dict[tuple[Path | str, str], list[Any]]] = {}
     _shared_lock: ClassVar[threading.Lock] = threading.Lock()
