@@ -100,8 +100,8 @@ def describe_layers(model: keras.Model) -> list[LayerInfo]:
     return layers
 
 
-def current_learning_rate(model: keras.Model) -> float | None:
-    optimizer = getattr(model, "optimizer", None)
+def current_learning_rate(optimizer: keras.optimizers.Optimizer | None) -> float | None:
+    """The optimizer's rate now (a schedule's value at the current step); None without an optimizer."""
     if optimizer is None:
         return None
     return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
@@ -119,8 +119,8 @@ def optimizer_hyperparameters(optimizer: keras.optimizers.Optimizer) -> dict[str
     config = optimizer.get_config()
     rate = config.get("learning_rate")
     values: dict[str, HyperparameterValue] = {
-        "learning_rate": float(rate) if isinstance(rate, int | float) and not isinstance(rate, bool) else float(
-            keras.ops.convert_to_numpy(optimizer.learning_rate)),
+        "learning_rate": float(rate) if isinstance(rate, int | float) and not isinstance(rate, bool)
+        else current_learning_rate(optimizer),
         "optimizer": type(optimizer).__name__,
     }
     for key, value in config.items():
@@ -269,7 +269,8 @@ class ProvenanceCallback(keras.callbacks.Callback):
         # The rate this epoch trained with: the one a scheduler logged before changing it (LearningRateScheduler,
         # ReduceLROnPlateau), else the optimizer's, which schedulers change only at the next epoch's begin.
         logged_rate = logs.get("learning_rate")
-        rate = float(logged_rate) if _is_number(logged_rate) else current_learning_rate(self.model)
+        rate = float(logged_rate) if _is_number(logged_rate) else current_learning_rate(
+            getattr(self.model, "optimizer", None))
         if rate is not None:
             self.run.log_learning_rate(epoch + 1, rate, at=self._epoch_began_at)
         metrics = {k: float(v) for k, v in logs.items() if k != "learning_rate" and _is_number(v)}

@@ -7,7 +7,6 @@ IRIs are derived from the run's UUID under a configurable base, so re-mapping an
 from __future__ import annotations
 
 import math
-import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -94,16 +93,6 @@ def typed(value: HyperparameterValue) -> Literal:
 
 # --- IRIs -------------------------------------------------------------------------------------------
 
-#: What `quote(text, safe="")` leaves unchanged: checking for it first skips the slow path for most parts.
-_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
-
-
-def _segment(part: str | int) -> str:
-    """One percent-encoded IRI path segment."""
-    text = str(part)
-    return text if _UNRESERVED.fullmatch(text) else quote(text, safe="")
-
-
 
 class RunIris:
     """The IRIs of one run's nodes, minted from its UUID under `base`."""
@@ -116,11 +105,11 @@ class RunIris:
         self.graph = NamedNode(f"{base}graph/{run_id}")
 
     def node(self, *parts: str | int) -> NamedNode:
-        return NamedNode(self.prefix + "".join(f"/{_segment(p)}" for p in parts))
+        return NamedNode(self.prefix + "".join(f"/{quote(str(p), safe='')}" for p in parts))
 
     def shared(self, kind: str, name: str) -> NamedNode:
         """A node shared by all runs (a hyperparameter, a measure): the same IRI in every graph."""
-        return NamedNode(f"{self.base}{kind}/{_segment(name)}")
+        return NamedNode(f"{self.base}{kind}/{quote(name, safe='')}")
 
     def dataset(self, name: str, location: str | None) -> NamedNode:
         key = uuid.uuid5(uuid.NAMESPACE_URL, f"{name}|{location or ''}")
@@ -163,7 +152,7 @@ def _metrics(owner: NamedNode, metrics: dict[str, float], iris: RunIris, *, all_
         if name in STANDARD_METRICS:
             yield owner, CNN.term(STANDARD_METRICS[name]), double(value)
         if all_as_nodes or name not in STANDARD_METRICS:
-            metric = NamedNode(f"{owner.value}/metric/{_segment(name)}")
+            metric = NamedNode(f"{owner.value}/metric/{quote(name, safe='')}")
             measure = iris.shared("measure", name)
             yield owner, CNN.hasMetric, metric
             yield from _typed_node(metric, "MetricValue", "Entity")
