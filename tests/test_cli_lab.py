@@ -30,14 +30,19 @@ def two_servers(captured, grid, tmp_path):
         second.stop()
 
 
+def every_run_with_its_source(captured, grid, first, second) -> set[tuple[str, str]]:
+    """(endpoint, run id) of every run: the captured run is served by `first`, the grid's runs by `second`."""
+    grid_runs = {(second.query_endpoint, run.run_id) for run in grid.runs.values()}
+    return {(first.query_endpoint, captured.run_id)} | grid_runs
+
+
 def test_query_runs_over_two_live_endpoints_returns_every_run_with_its_source(capsys, captured, grid, two_servers):
     first, second = two_servers
     code, out, _ = cli(capsys, "query", "runs", "--endpoint", first.query_endpoint,
                        "--endpoint", second.query_endpoint, "--format", "json")
     rows = json.loads(out)
     assert code == 0
-    assert {(r["source"], r["run_id"]) for r in rows} == {(first.query_endpoint, captured.run_id)} | {
-        (second.query_endpoint, run.run_id) for run in grid.runs.values()}
+    assert {(r["source"], r["run_id"]) for r in rows} == every_run_with_its_source(captured, grid, first, second)
 
 
 def test_federated_compare_and_shared_datasets_from_the_cli(capsys, captured, grid, two_servers):
@@ -56,8 +61,7 @@ def test_federated_compare_and_shared_datasets_from_the_cli(capsys, captured, gr
                        "--endpoint", second.query_endpoint, "--format", "json")
     rows = json.loads(out)
     assert code == 0
-    assert {(r["source"], r["run_id"]) for r in rows} == {(first.query_endpoint, captured.run_id)} | {
-        (second.query_endpoint, run.run_id) for run in grid.runs.values()}
+    assert {(r["source"], r["run_id"]) for r in rows} == every_run_with_its_source(captured, grid, first, second)
 
 
 def test_unreachable_endpoint_is_a_clear_error(capsys):

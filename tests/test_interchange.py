@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -181,43 +182,30 @@ def test_importing_twice_adds_nothing(store_copy, tmp_path, name, content):
     assert third.quads_added == first.quads_added and fourth.quads_added == 0 and fourth.already_present
 
 
-def test_malformed_turtle_names_file_and_line_and_changes_nothing(store_copy, tmp_path):
-    file = tmp_path / "broken.ttl"
-    file.write_text(
-        '@prefix ex: <http://example.org/> .\nex:a ex:p ex:b .\nex:a ex:p "unterminated .\nex:c ex:p ex:d .\n'
-    )
+@pytest.mark.parametrize(("name", "content", "line"), [
+    ("broken.ttl",
+     '@prefix ex: <http://example.org/> .\nex:a ex:p ex:b .\nex:a ex:p "unterminated .\nex:c ex:p ex:d .\n', 3),
+    ("broken.json", '{\n  "activity": {\n    "ex:a": {,\n  }\n}\n', 3),
+    ("broken.provn", "document\n  prefix ex <http://example.org/>\n  activity(ex:a,\n  entity(ex:b)\nendDocument\n", 4),
+], ids=["turtle", "prov-json", "prov-n"])
+def test_malformed_file_names_file_and_line_and_changes_nothing(store_copy, tmp_path, name, content, line):
+    file = tmp_path / name
+    file.write_text(content)
     before = len(open_for_reading(store_copy))
     with pytest.raises(ProvImportError) as raised:
         import_file(store_copy, file)
-    assert str(file) in str(raised.value) and "line 3" in str(raised.value)
+    assert str(file) in str(raised.value) and f"line {line}" in str(raised.value)
     assert len(open_for_reading(store_copy)) == before
 
 
-def test_malformed_prov_json_names_file_and_changes_nothing(store_copy, tmp_path):
+@pytest.mark.parametrize(("name", "content"), [("invalid.json", '{"activity": 5}'), ("data.csv", "a,b\n")],
+                         ids=["invalid-prov-json", "unknown-extension"])
+def test_unusable_file_is_rejected_by_name_and_changes_nothing(store_copy, tmp_path, name, content):
+    file = tmp_path / name
+    file.write_text(content)
     before = len(open_for_reading(store_copy))
-    syntax = tmp_path / "broken.json"
-    syntax.write_text('{\n  "activity": {\n    "ex:a": {,\n  }\n}\n')
-    with pytest.raises(ProvImportError) as raised:
-        import_file(store_copy, syntax)
-    assert str(syntax) in str(raised.value) and "line 3" in str(raised.value)
-    invalid = tmp_path / "invalid.json"
-    invalid.write_text('{"activity": 5}')
-    with pytest.raises(ProvImportError, match=r"invalid\.json"):
-        import_file(store_copy, invalid)
-    assert len(open_for_reading(store_copy)) == before
-
-
-def test_malformed_provn_and_unknown_extension(store_copy, tmp_path):
-    before = len(open_for_reading(store_copy))
-    provn = tmp_path / "broken.provn"
-    provn.write_text("document\n  prefix ex <http://example.org/>\n  activity(ex:a,\n  entity(ex:b)\nendDocument\n")
-    with pytest.raises(ProvImportError) as raised:
-        import_file(store_copy, provn)
-    assert str(provn) in str(raised.value) and "line 4" in str(raised.value)
-    odd = tmp_path / "data.csv"
-    odd.write_text("a,b\n")
-    with pytest.raises(ProvImportError, match=r"data\.csv"):
-        import_file(store_copy, odd)
+    with pytest.raises(ProvImportError, match=re.escape(name)):
+        import_file(store_copy, file)
     assert len(open_for_reading(store_copy)) == before
 
 
