@@ -9,7 +9,7 @@ from typing import BinaryIO
 
 from pyoxigraph import NamedNode, Quad, RdfFormat, Store, Triple, serialize
 
-from .runs import list_runs, resolve_run
+from .runs import list_runs, resolve_run, run_quads
 from .vocabulary import PREFIXES
 
 #: Format names accepted by `cnnprov export --format`.
@@ -51,8 +51,10 @@ def export(
         raise ExportError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
     rdf_format = FORMATS[format]
     graphs = run_graphs(store, runs)
-    quads = [quad for graph in graphs for quad in store.quads_for_pattern(None, None, None, graph)]
-    items: list[Quad] | list[Triple] = quads if rdf_format.supports_datasets else [q.triple for q in quads]
+    quads = [quad for graph in graphs for quad in run_quads(store, graph)]
+    # dict.fromkeys: runs that trained the same architecture share its layers' graph (and its triples)
+    items: list[Quad] | list[Triple] = list(dict.fromkeys(
+        quads if rdf_format.supports_datasets else (q.triple for q in quads)))
     prefixes = PREFIXES if rdf_format in (RdfFormat.TURTLE, RdfFormat.TRIG, RdfFormat.RDF_XML) else None
     if isinstance(output, str | os.PathLike):
         Path(output).parent.mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,7 @@ from pyoxigraph import (
 )
 
 from .export import FORMATS, run_graphs
+from .runs import run_quads
 from .store import open_for_writing
 from .vocabulary import DEFAULT_BASE, PREFIXES, PROV_NS
 
@@ -93,7 +94,7 @@ def to_prov_document(store: Store, runs: Sequence[str] | None = None):  # type: 
     from rdflib import Graph
 
     graphs = run_graphs(store, runs)
-    triples = [quad.triple for graph in graphs for quad in store.quads_for_pattern(None, None, None, graph)]
+    triples = [quad.triple for graph in graphs for quad in run_quads(store, graph)]
     graph = Graph(bind_namespaces="none")
     for prefix, namespace in {**PREFIXES, "id": DEFAULT_BASE}.items():
         graph.bind(prefix, namespace)

@@ -2,10 +2,14 @@
 
 No store, no I/O, no clock: the same event always gives the same quads, in the run's named graph.
 IRIs are derived from the run's UUID under a configurable base, so re-mapping an event is idempotent.
+Nodes that runs share (a hyperparameter, an evaluation measure, an architecture) are described in a graph of
+their own that the run's graph refers to; a grid search stores each of them once.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import math
 import uuid
 from collections.abc import Iterator
@@ -24,6 +28,7 @@ from .events import (
     Event,
     HyperparametersRecorded,
     HyperparameterValue,
+    LayerInfo,
     LearningRateChanged,
     ModelFileSaved,
     RunEnded,
@@ -43,6 +48,8 @@ STANDARD_METRICS: dict[str, str] = {
 }
 
 Triple = tuple[NamedNode, NamedNode, NamedNode | Literal]
+#: What an event's mapping yields: a triple of the run's graph, or a quad of a shared node's graph.
+Statement = Triple | Quad
 
 
 # --- literals ---------------------------------------------------------------------------------------
@@ -107,10 +114,6 @@ class RunIris:
     def node(self, *parts: str | int) -> NamedNode:
         return NamedNode(self.prefix + "".join(f"/{quote(str(p), safe='')}" for p in parts))
 
-    def shared(self, kind: str, name: str) -> NamedNode:
-        """A node shared by all runs (a hyperparameter, a measure): the same IRI in every graph."""
-        return NamedNode(f"{self.base}{kind}/{quote(name, safe='')}")
-
     def dataset(self, name: str, location: str | None) -> NamedNode:
         key = uuid.uuid5(uuid.NAMESPACE_URL, f"{name}|{location or ''}")
         return NamedNode(f"{self.base}dataset/{key}")
@@ -121,14 +124,68 @@ def graph_of(run_id: str, base: str = DEFAULT_BASE) -> NamedNode:
     return RunIris(run_id, base).graph
 
 
+# --- shared nodes -----------------------------------------------------------------------------------
+# A hyperparameter, an evaluation measure and an architecture are the same for every run that uses them:
+# `{base}{kind}/{key}`, described in a graph of their own, `{base}graph/{kind}/{key}`, whose content the
+# name fixes (an architecture's key is a hash of its description). A run's graph only refers to them.
+
+SHARED_KINDS = ("hyperparameter", "measure", "architecture")
+_SHARED_GRAPHS = tuple(f"/graph/{kind}/" for kind in SHARED_KINDS)
+
+
+def shared_graph(node: NamedNode, base: str = DEFAULT_BASE) -> NamedNode | None:
+    """The graph that describes `node` if it is a shared node under `base`; None otherwise."""
+    for kind in SHARED_KINDS:
+        key = node.value.removeprefix(f"{base}{kind}/")
+        if key != node.value and key and "/" not in key:
+            return NamedNode(f"{base}graph/{kind}/{key}")
+    return None
+
+
+def base_of(run_graph: NamedNode) -> str:
+    """The base under which a run's graph (`{base}graph/{run id}`) was minted."""
+    return run_graph.value.rpartition("graph/")[0]
+
+
+def is_write_once(graph: object) -> bool:
+    """Whether a graph describes a shared node: its name fixes its content, so writing it once is enough."""
+    return isinstance(graph, NamedNode) and any(part in graph.value for part in _SHARED_GRAPHS)
+
+
+def architecture_iri(event: ArchitectureRecorded, base: str = DEFAULT_BASE) -> NamedNode:
+    """The architecture's IRI: a hash of its name, parameter count and layers, so equal descriptions share it."""
+    return _architecture(event.model_name, event.parameter_count, event.layers, base)[0]
+
+
+@functools.lru_cache(maxsize=64)
+def _architecture(
+    model_name: str, parameter_count: int, layers: tuple[LayerInfo, ...], base: str
+) -> tuple[NamedNode, tuple[Quad, ...]]:
+    """An architecture's IRI and the quads of its graph (cached, as are `_definition`'s: a grid search maps the
+    same ones for every run)."""
+    description = repr((model_name, parameter_count, layers)).encode("utf-8", "backslashreplace")
+    architecture = NamedNode(f"{base}architecture/{hashlib.sha256(description).hexdigest()[:32]}")
+    graph = NamedNode(f"{base}graph/architecture/{architecture.value.rpartition('/')[2]}")
+    return architecture, tuple(Quad(s, p, o, graph) for s, p, o in _layers(layers, architecture))
+
+
+@functools.lru_cache(maxsize=1024)
+def _definition(base: str, kind: str, name: str, cnn_class: str) -> tuple[NamedNode, tuple[Quad, ...]]:
+    """A hyperparameter's or a measure's IRI and the quads of its graph: its types and its name as label."""
+    node = NamedNode(f"{base}{kind}/{quote(name, safe='')}")
+    graph = NamedNode(f"{base}graph/{kind}/{quote(name, safe='')}")
+    types = (CNN.term(cnn_class), PROV.Entity)
+    return node, (*(Quad(node, RDF_TYPE, t, graph) for t in types), Quad(node, RDFS.label, string(name), graph))
+
+
 # --- mapping ----------------------------------------------------------------------------------------
 
 
 def to_quads(event: Event, base: str = DEFAULT_BASE) -> list[Quad]:
-    """All quads for one event, in the run's named graph."""
+    """All quads for one event: in the run's named graph, and in the graphs of the shared nodes it uses."""
     iris = RunIris(event.run_id, base)
     graph = iris.graph
-    return [Quad(s, p, o, graph) for s, p, o in _triples(event, iris)]
+    return [item if isinstance(item, Quad) else Quad(*item, graph) for item in _triples(event, iris)]
 
 
 def _typed_node(node: NamedNode, cnn_class: str, prov_class: str) -> Iterator[Triple]:
@@ -146,21 +203,20 @@ def _maybe(convert, value):  # type: ignore[no-untyped-def]
     return None if value is None else convert(value)
 
 
-def _metrics(owner: NamedNode, metrics: dict[str, float], iris: RunIris, *, all_as_nodes: bool) -> Iterator[Triple]:
+def _metrics(owner: NamedNode, metrics: dict[str, float], iris: RunIris, *, all_as_nodes: bool) -> Iterator[Statement]:
     """Standard metrics as direct properties; others (or all, for test results) as ML Schema evaluations."""
     for name, value in metrics.items():
         if name in STANDARD_METRICS:
             yield owner, CNN.term(STANDARD_METRICS[name]), double(value)
         if all_as_nodes or name not in STANDARD_METRICS:
             metric = NamedNode(f"{owner.value}/metric/{quote(name, safe='')}")
-            measure = iris.shared("measure", name)
+            measure, definition = _definition(iris.base, "measure", name, "EvaluationMeasure")
             yield owner, CNN.hasMetric, metric
             yield from _typed_node(metric, "MetricValue", "Entity")
             yield metric, CNN.metricName, string(name)
             yield metric, MLS.hasValue, double(value)
             yield metric, MLS.specifiedBy, measure
-            yield from _typed_node(measure, "EvaluationMeasure", "Entity")
-            yield measure, RDFS.label, string(name)
+            yield from definition
 
 
 def _model(iris: RunIris) -> Iterator[Triple]:
@@ -170,12 +226,12 @@ def _model(iris: RunIris) -> Iterator[Triple]:
 
 
 @singledispatch
-def _triples(event: Event, iris: RunIris) -> Iterator[Triple]:
+def _triples(event: Event, iris: RunIris) -> Iterator[Statement]:
     raise TypeError(f"no mapping for event type {type(event).__name__}")
 
 
 @_triples.register
-def _(event: RunStarted, iris: RunIris) -> Iterator[Triple]:
+def _(event: RunStarted, iris: RunIris) -> Iterator[Statement]:
     run = iris.run
     yield from _typed_node(run, "Training", "Activity")
     yield run, CNN.runId, string(event.run_id)
@@ -220,20 +276,20 @@ def _agents(agents: Agents, iris: RunIris) -> Iterator[Triple]:
 
 
 @_triples.register
-def _(event: HyperparametersRecorded, iris: RunIris) -> Iterator[Triple]:
+def _(event: HyperparametersRecorded, iris: RunIris) -> Iterator[Statement]:
     for name, value in event.values.items():
-        setting, hyperparameter = iris.node("hyperparameter", name), iris.shared("hyperparameter", name)
+        setting = iris.node("hyperparameter", name)
+        hyperparameter, definition = _definition(iris.base, "hyperparameter", name, "Hyperparameter")
         yield iris.run, PROV.used, setting
         yield from _typed_node(setting, "HyperparameterSetting", "Entity")
         yield setting, CNN.hyperparameterName, string(name)
         yield setting, MLS.hasValue, typed(value)
         yield setting, MLS.specifiedBy, hyperparameter
-        yield from _typed_node(hyperparameter, "Hyperparameter", "Entity")
-        yield hyperparameter, RDFS.label, string(name)
+        yield from definition
 
 
 @_triples.register
-def _(event: DatasetRecorded, iris: RunIris) -> Iterator[Triple]:
+def _(event: DatasetRecorded, iris: RunIris) -> Iterator[Statement]:
     dataset, split = iris.dataset(event.name, event.location), iris.node("split")
     yield iris.run, PROV.used, dataset
     yield iris.run, PROV.used, split
@@ -258,16 +314,22 @@ def _shape(values: tuple[int, ...] | None) -> Literal | None:
 
 
 @_triples.register
-def _(event: ArchitectureRecorded, iris: RunIris) -> Iterator[Triple]:
-    architecture = iris.node("architecture")
+def _(event: ArchitectureRecorded, iris: RunIris) -> Iterator[Statement]:
+    """In the run's graph: the architecture's types, name and counts; its layers in its own graph."""
+    architecture, layers = _architecture(event.model_name, event.parameter_count, event.layers, iris.base)
     yield iris.run, PROV.used, architecture
     yield from _typed_node(architecture, "ModelArchitecture", "Entity")
     yield architecture, RDF_TYPE, PROV.Collection
     yield architecture, CNN.modelName, string(event.model_name)
     yield architecture, CNN.parameterCount, integer(event.parameter_count)
     yield architecture, CNN.layerCount, integer(len(event.layers))
-    for layer in event.layers:
-        node = iris.node("layer", layer.index)
+    yield from layers
+
+
+def _layers(layers: tuple[LayerInfo, ...], architecture: NamedNode) -> Iterator[Triple]:
+    """The architecture's layers, for its own graph."""
+    for layer in layers:
+        node = NamedNode(f"{architecture.value}/layer/{layer.index}")
         yield architecture, CNN.hasLayer, node
         yield from _typed_node(node, "Layer", "Entity")
         yield node, CNN.layerIndex, integer(layer.index)
@@ -288,7 +350,7 @@ def _(event: ArchitectureRecorded, iris: RunIris) -> Iterator[Triple]:
 
 
 @_triples.register
-def _(event: ScheduleRecorded, iris: RunIris) -> Iterator[Triple]:
+def _(event: ScheduleRecorded, iris: RunIris) -> Iterator[Statement]:
     schedule = iris.node("schedule")
     yield iris.run, PROV.used, schedule
     yield from _typed_node(schedule, "LearningRateSchedule", "Entity")
@@ -304,7 +366,7 @@ def _(event: ScheduleRecorded, iris: RunIris) -> Iterator[Triple]:
 
 
 @_triples.register
-def _(event: EpochEnded, iris: RunIris) -> Iterator[Triple]:
+def _(event: EpochEnded, iris: RunIris) -> Iterator[Statement]:
     result = iris.node("epoch", event.epoch)
     yield from _typed_node(result, "EpochResult", "Entity")
     yield result, PROV.wasGeneratedBy, iris.run
@@ -316,7 +378,7 @@ def _(event: EpochEnded, iris: RunIris) -> Iterator[Triple]:
 
 
 @_triples.register
-def _(event: BatchEnded, iris: RunIris) -> Iterator[Triple]:
+def _(event: BatchEnded, iris: RunIris) -> Iterator[Statement]:
     """A batch result: the standard metrics only (`cnn:hasMetric` nodes are for epoch and test results)."""
     result = iris.node("epoch", event.epoch, "batch", event.batch)
     yield from _typed_node(result, "BatchResult", "Entity")
@@ -329,7 +391,7 @@ def _(event: BatchEnded, iris: RunIris) -> Iterator[Triple]:
 
 
 @_triples.register
-def _(event: LearningRateChanged, iris: RunIris) -> Iterator[Triple]:
+def _(event: LearningRateChanged, iris: RunIris) -> Iterator[Statement]:
     adaptation, setting = iris.node("adaptation", event.number), iris.node("learning-rate", event.number)
     yield from _typed_node(adaptation, "Adaptation", "Activity")
     adaptation_id = uuid.uuid5(uuid.NAMESPACE_URL, f"{event.run_id}/adaptation/{event.number}")
@@ -353,7 +415,7 @@ def _(event: LearningRateChanged, iris: RunIris) -> Iterator[Triple]:
 
 
 @_triples.register
-def _(event: TestingDone, iris: RunIris) -> Iterator[Triple]:
+def _(event: TestingDone, iris: RunIris) -> Iterator[Statement]:
     testing, result = iris.node("testing", event.number), iris.node("test-result", event.number)
     yield from _typed_node(testing, "Testing", "Activity")
     yield testing, PROV.startedAtTime, date_time(event.started_at)
@@ -371,7 +433,7 @@ def _(event: TestingDone, iris: RunIris) -> Iterator[Triple]:
 
 
 @_triples.register
-def _(event: ModelFileSaved, iris: RunIris) -> Iterator[Triple]:
+def _(event: ModelFileSaved, iris: RunIris) -> Iterator[Statement]:
     file = iris.node("model-file", str(uuid.uuid5(uuid.NAMESPACE_URL, f"{event.path}|{event.sha256}")))
     yield from _typed_node(file, "ModelFile", "Entity")
     yield file, PROV.wasGeneratedBy, iris.run
@@ -383,7 +445,7 @@ def _(event: ModelFileSaved, iris: RunIris) -> Iterator[Triple]:
 
 
 @_triples.register
-def _(event: RunFailed, iris: RunIris) -> Iterator[Triple]:
+def _(event: RunFailed, iris: RunIris) -> Iterator[Statement]:
     error = iris.node("error")
     yield from _typed_node(error, "TrainingError", "Entity")
     yield error, PROV.wasGeneratedBy, iris.run
@@ -402,7 +464,7 @@ _BEST = {"accuracy": "bestAccuracy", "val_accuracy": "bestValAccuracy", "val_los
 
 
 @_triples.register
-def _(event: RunEnded, iris: RunIris) -> Iterator[Triple]:
+def _(event: RunEnded, iris: RunIris) -> Iterator[Statement]:
     run, summary = iris.run, event.summary
     yield run, PROV.endedAtTime, date_time(event.ended_at)
     yield run, CNN.status, string(event.status)

@@ -27,7 +27,7 @@ from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import OWL, RDF, RDFS
 
 from .resources import ontology_file
-from .runs import list_runs, resolve_run
+from .runs import list_runs, resolve_run, run_quads
 from .store import open_for_writing
 from .vocabulary import CNN_NS, MLS_NS, OWL_NS, PROV_NS, RDF_NS, RDFS_NS, XSD_NS
 
@@ -191,7 +191,7 @@ def infer(run_triples: Iterable[tuple], ontology: Graph | None = None) -> tuple[
 def _run_triples(store: Store, graph: NamedNode) -> list[tuple]:  # type: ignore[type-arg]
     return [
         (_to_rdflib(q.subject), _to_rdflib(q.predicate), _to_rdflib(q.object))
-        for q in store.quads_for_pattern(None, None, None, graph)
+        for q in run_quads(store, graph)
     ]
 
 

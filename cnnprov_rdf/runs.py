@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from pyoxigraph import NamedNode, Store
+from pyoxigraph import NamedNode, Quad, Store
 
-from .vocabulary import CNN_NS, PROV_NS
+from .mapping import base_of, shared_graph
+from .vocabulary import CNN_NS, MLS, PROV, PROV_NS
 
 _RUNS = f"""
 SELECT ?run ?id ?graph ?started WHERE {{
   GRAPH ?graph {{ ?run a <{CNN_NS}Training> ; <{CNN_NS}runId> ?id ; <{PROV_NS}startedAtTime> ?started }}
 }} ORDER BY DESC(?started)
 """
+
+
+_REFERENCES = (PROV.used, MLS.specifiedBy)
 
 
 class RunNotFoundError(LookupError):
@@ -43,3 +47,15 @@ def resolve_run(store: Store, reference: str | None) -> tuple[NamedNode, NamedNo
     if not matches:
         raise RunNotFoundError(f"no run {reference!r} in the store (newest runs: {known})")
     raise RunNotFoundError(f"{reference!r} matches {len(matches)} runs; give more of the run id")
+
+
+def run_quads(store: Store, graph: NamedNode) -> list[Quad]:
+    """A run's quads: its named graph, and the graphs of the shared nodes it refers to (its architecture,
+    hyperparameters and measures), which other runs refer to as well."""
+    quads = list(store.quads_for_pattern(None, None, None, graph))
+    base = base_of(graph)
+    shared = {shared_graph(quad.object, base) for quad in quads
+              if quad.predicate in _REFERENCES and isinstance(quad.object, NamedNode)}
+    for node_graph in sorted((g for g in shared if g is not None), key=str):
+        quads += store.quads_for_pattern(None, None, None, node_graph)
+    return quads

@@ -13,7 +13,7 @@ from pathlib import Path
 from pyoxigraph import NamedNode, RdfFormat, Store, serialize
 
 from .resources import ontology_file
-from .runs import list_runs, resolve_run
+from .runs import list_runs, resolve_run, run_quads
 
 SHAPES_NS = "https://w3id.org/cnnprov/shapes#"
 _SH = "http://www.w3.org/ns/shacl#"
@@ -94,7 +94,7 @@ def _run_graph(store: Store, graph: NamedNode):  # type: ignore[no-untyped-def]
     """The run's named graph as an rdflib Graph (through N-Triples)."""
     import rdflib
 
-    triples = [quad.triple for quad in store.quads_for_pattern(None, None, None, graph)]
+    triples = [quad.triple for quad in run_quads(store, graph)]
     data = rdflib.Graph()
     if triples:
         data.parse(data=serialize(triples, format=RdfFormat.N_TRIPLES), format="nt")

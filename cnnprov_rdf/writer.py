@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from pyoxigraph import Quad, RdfFormat, Store, serialize
+from pyoxigraph import NamedNode, Quad, RdfFormat, Store, serialize
 
 from .events import Event
-from .mapping import to_quads
+from .mapping import is_write_once, to_quads
 from .store import purge_write_ahead_log
 from .vocabulary import DEFAULT_BASE
 
@@ -43,16 +43,30 @@ class QuadSink(Protocol):
 
 
 class StoreSink:
-    """An embedded pyoxigraph store opened for writing (at `path`, when it is on disk)."""
+    """An embedded pyoxigraph store opened for writing (at `path`, when it is on disk).
+
+    A shared node's graph (a hyperparameter's, a measure's, an architecture's) that the store already holds is
+    not written again: its name fixes its quads, and writing them again would cost as much as new ones.
+    """
 
     def __init__(self, store: Store, path: Path | None = None) -> None:
         self.store: Store | None = store
         self.path = path
+        self._held: set[NamedNode] = set()  # shared nodes' graphs known to be in the store
+        self.skipped_quads = 0  # quads of shared nodes' graphs that the store already held
 
     def write(self, quads: Sequence[Quad]) -> None:
         if self.store is None:
             raise OSError("the store was closed")
-        self.store.extend(quads)
+        store = self.store
+        shared = {q.graph_name for q in quads if is_write_once(q.graph_name)}
+        held = {g for g in shared if g in self._held or store.contains_named_graph(g)}
+        if held:
+            kept = [q for q in quads if q.graph_name not in held]
+            self.skipped_quads += len(quads) - len(kept)
+            quads = kept
+        store.extend(quads)
+        self._held |= shared
 
     def close(self) -> None:
         """Flush and let go of the store, which releases its lock for other writers, then purge its log."""
@@ -67,7 +81,7 @@ class StoreSink:
 @dataclass
 class WriterStats:
     events_written: int = 0
-    quads_written: int = 0
+    quads_written: int = 0  # handed to the sink (a StoreSink leaves out shared nodes' graphs it already holds)
     batches: int = 0
     failed_writes: int = 0
     spooled_quads: int = 0

@@ -8,6 +8,7 @@ import json
 
 import pytest
 import rdflib
+from _stores import one_run_quads, shared_graphs
 from pyoxigraph import RdfFormat, serialize
 from rdflib.compare import isomorphic
 
@@ -106,7 +107,7 @@ def test_queries_listing_json(capsys):
     assert listing["epoch-loss-time"]["columns"] == ["elapsed_seconds", "epoch", "loss"]
 
 
-def test_turtle_export_parses_back_into_exactly_the_run_graph(capsys, captured, tmp_path):
+def test_turtle_export_parses_back_into_exactly_the_run_and_its_shared_nodes(capsys, captured, tmp_path):
     output = tmp_path / "run.ttl"
     code, _, _ = cli(capsys, "export", "--store", str(captured.store), "--format", "turtle",
                      "--run", captured.run_id, "-o", str(output))
@@ -114,9 +115,9 @@ def test_turtle_export_parses_back_into_exactly_the_run_graph(capsys, captured, 
     exported = rdflib.Graph().parse(output, format="turtle")
     store = open_for_reading(captured.store)
     graph = resolve_run(store, captured.run_id)[1]
-    in_store = serialize([q.triple for q in store.quads_for_pattern(None, None, None, graph)], None,
-                         RdfFormat.N_TRIPLES)
+    in_store = serialize([q.triple for q in one_run_quads(store, graph)], None, RdfFormat.N_TRIPLES)
     expected = rdflib.Graph().parse(data=in_store.decode(), format="nt")
+    assert len(shared_graphs(store)) > 10  # one architecture, the hyperparameters, the test's measures
     assert len(exported) == len(expected) > 100
     assert isomorphic(exported, expected)
     assert "@prefix prov:" in output.read_text()

@@ -34,7 +34,15 @@ from cnnprov_rdf.events import (
     RunSummary,
     ScheduleRecorded,
 )
-from cnnprov_rdf.mapping import STANDARD_METRICS, date_time, graph_of, to_quads
+from cnnprov_rdf.mapping import (
+    STANDARD_METRICS,
+    base_of,
+    date_time,
+    graph_of,
+    is_write_once,
+    shared_graph,
+    to_quads,
+)
 from cnnprov_rdf.vocabulary import (
     CLASS_BASE_TYPES,
     CNN_NS,
@@ -248,11 +256,22 @@ def prov(name: str) -> NamedNode:
 
 @MAPPING
 @given(events)
-def test_every_quad_is_in_the_runs_graph(event) -> None:
+def test_every_quad_is_in_the_runs_graph_or_describes_a_shared_node_in_its_graph(event) -> None:
     quads = to_quads(event)
     assert quads or (isinstance(event, HyperparametersRecorded) and not event.values)
-    assert {q.graph_name for q in quads} <= {graph_of(event.run_id)}
-    assert graph_of(event.run_id) == NamedNode(f"{DEFAULT_BASE}graph/{event.run_id}")
+    run_graph = graph_of(event.run_id)
+    assert run_graph == NamedNode(f"{DEFAULT_BASE}graph/{event.run_id}")
+    assert base_of(run_graph) == DEFAULT_BASE
+    for quad in quads:
+        if quad.graph_name != run_graph:
+            # a hyperparameter's, a measure's or an architecture's graph, named after the node it describes
+            assert is_write_once(quad.graph_name), quad
+            subject = quad.subject.value
+            node = quad.subject if shared_graph(quad.subject) else NamedNode(subject.rpartition("/layer/")[0])
+            assert shared_graph(node) == quad.graph_name, quad
+            # ... and the run's graph refers to that node
+            assert any(q.object == node and q.graph_name == run_graph for q in quads), quad
+    assert not is_write_once(run_graph)
 
 
 @MAPPING
@@ -394,7 +413,8 @@ def test_n_quads_round_trip(event) -> None:
 @given(events)
 def test_a_non_default_base_is_honoured(event) -> None:
     quads = to_quads(event, OTHER_BASE)
-    assert {q.graph_name for q in quads} <= {graph_of(event.run_id, OTHER_BASE)}
+    assert {q.graph_name for q in quads if not is_write_once(q.graph_name)} <= {graph_of(event.run_id, OTHER_BASE)}
+    assert all(q.graph_name.value.startswith(f"{OTHER_BASE}graph/") for q in quads)
     assert graph_of(event.run_id, OTHER_BASE) == NamedNode(f"{OTHER_BASE}graph/{event.run_id}")
     for node in named_nodes(quads):
         assert node.value.startswith((OTHER_BASE, *VOCABULARIES)), node.value
@@ -441,13 +461,17 @@ def test_epoch_ended_example_gives_exactly_these_quads() -> None:
         (metric, n(c + "metricName"), Literal("top5")),
         (metric, n(m + "hasValue"), Literal("0.9", datatype=n(x + "double"))),
         (metric, n(m + "specifiedBy"), measure),
+    }
+    measure_graph = NamedNode(f"{base}graph/measure/top5")  # the measure is described in its own graph
+    measure_description = {
         (measure, a, n(c + "EvaluationMeasure")),
         (measure, a, n(p + "Entity")),
         (measure, label, Literal("top5")),
     }
     quads = to_quads(event)
-    assert len(quads) == len(expected)  # no duplicates either
-    assert set(quads) == {Quad(s, pr, o, graph) for s, pr, o in expected}
+    assert len(quads) == len(expected) + len(measure_description)  # no duplicates either
+    assert set(quads) == {Quad(s, pr, o, graph) for s, pr, o in expected} | {
+        Quad(s, pr, o, measure_graph) for s, pr, o in measure_description}
 
 
 @pytest.mark.parametrize("number", [1, 2])

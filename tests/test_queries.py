@@ -20,6 +20,7 @@ import pytest
 from pyoxigraph import Store
 
 from cnnprov_rdf.cli import main
+from cnnprov_rdf.export import export
 from cnnprov_rdf.mapping import RunIris
 from cnnprov_rdf.queries import QueryError, load_queries, run_query
 from cnnprov_rdf.store import open_for_reading
@@ -302,6 +303,14 @@ def test_architecture_rows_are_the_model_layers_in_order(store, grid):
     result = rows(store, "architecture")
     assert result == expected_layers()
     assert rows(store, "architecture", run=grid.runs["lr0.01-e1"].run_id) == result
+    # Every run of the grid trained the same AlexNet: its layers are stored once, in the architecture's graph,
+    # and an export of all runs lists them once.
+    [architecture_graph] = [g for g in store.named_graphs() if "/graph/architecture/" in g.value]
+    assert len(list(store.quads_for_pattern(None, None, None, architecture_graph))) > 5 * len(result)
+    lines = export(store, "nquads").decode().splitlines()
+    assert len(lines) == len(set(lines))
+    assert sum(architecture_graph.value in line for line in lines) == len(list(
+        store.quads_for_pattern(None, None, None, architecture_graph)))
     by_name = {row["name"]: row for row in result}
     assert (by_name["conv1"]["kind"], by_name["conv1"]["filters"], by_name["conv1"]["kernel_size"],
             by_name["conv1"]["strides"]) == ("Conv2D", 12, "11x11", "4x4")

@@ -424,3 +424,77 @@ def test_closing_a_tracker_leaves_no_stale_write_ahead_log(tmp_path) -> None:
     assert len(run_query(path, "epoch-loss-time", run=run.run_id).rows) == 300
     with Tracker(path):  # not locked
         pass
+
+
+# --- shared nodes: written once per store -------------------------------------------------------------
+
+
+def _run_events(run_id: str, layers: tuple) -> list:
+    from cnnprov_rdf.events import ArchitectureRecorded
+
+    return [
+        HyperparametersRecorded(run_id, {"learning_rate": 0.01, "epochs": 2}),
+        ArchitectureRecorded(run_id, "net", 120, layers),
+        EpochEnded(run_id, 1, {"loss": 0.5, "top5": 0.9}, 1.0, AT, 0.01),
+    ]
+
+
+def test_a_shared_nodes_graph_is_written_once_per_store(tmp_path) -> None:
+    from cnnprov_rdf.events import LayerInfo
+    from cnnprov_rdf.mapping import graph_of, is_write_once
+    from cnnprov_rdf.store import open_for_writing
+
+    layers = (LayerInfo(1, "conv", "Conv2D", 100, filters=4, kernel_size=(3, 3)), LayerInfo(2, "fc", "Dense", 20))
+    first, second = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
+    quads_first, quads_second = quads_of(_run_events(first, layers)), quads_of(_run_events(second, layers))
+    shared_first = [q for q in quads_first if is_write_once(q.graph_name)]
+    # two hyperparameters, the "top5" measure and the architecture, the same for both runs
+    assert len({q.graph_name for q in shared_first}) == 4
+    assert shared_first == [q for q in quads_second if is_write_once(q.graph_name)]
+
+    sink = StoreSink(open_for_writing(tmp_path / "store"), tmp_path / "store")
+    sink.write(quads_first)
+    assert sink.skipped_quads == 0
+    sink.write(quads_second)
+    assert sink.skipped_quads == len(shared_first)
+    store = sink.store
+    assert set(store) >= as_stored(quads_first) | as_stored(quads_second)  # the store holds both runs whole
+    for run_id, quads in ((first, quads_first), (second, quads_second)):
+        own = [q for q in quads if not is_write_once(q.graph_name)]
+        assert {q.graph_name for q in own} == {graph_of(run_id)}
+        assert len(list(store.quads_for_pattern(None, None, None, graph_of(run_id)))) == len(own)
+    del store
+    sink.close()
+
+    # a new sink (another tracker, later) finds the graphs in the store instead of writing them again
+    third = "33333333-3333-4333-8333-333333333333"
+    again = StoreSink(open_for_writing(tmp_path / "store"), tmp_path / "store")
+    again.write(quads_of(_run_events(third, layers)))
+    assert again.skipped_quads == len(shared_first)
+    # a different architecture is a different node, with a graph of its own
+    other = (LayerInfo(1, "conv", "Conv2D", 100, filters=8, kernel_size=(3, 3)),)
+    again.write(quads_of(_run_events("44444444-4444-4444-8444-444444444444", other)))
+    assert again.skipped_quads == 2 * len(shared_first) - sum(
+        1 for q in shared_first if "/graph/architecture/" in q.graph_name.value)
+    assert len([g for g in again.store.named_graphs() if "/graph/architecture/" in g.value]) == 2
+    again.close()
+
+
+def test_a_failed_write_does_not_count_a_shared_graph_as_held(tmp_path) -> None:
+    from cnnprov_rdf.events import LayerInfo
+
+    class FailingStore:
+        def contains_named_graph(self, graph: NamedNode) -> bool:
+            return False
+
+        def extend(self, quads: Sequence[Quad]) -> None:
+            raise OSError("disk full")
+
+    store = Store()
+    sink = StoreSink(FailingStore())  # type: ignore[arg-type]
+    quads = quads_of(_run_events(RUN, (LayerInfo(1, "fc", "Dense", 20),)))
+    with pytest.raises(OSError, match="disk full"):
+        sink.write(quads)
+    sink.store = store  # the disk has room again
+    sink.write(quads)
+    assert sink.skipped_quads == 0 and set(store) == as_stored(quads)
