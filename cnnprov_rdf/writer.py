@@ -59,7 +59,7 @@ class StoreSink:
         if self.store is None:
             raise OSError("the store was closed")
         store = self.store
-        shared = {q.graph_name for q in quads if is_write_once(q.graph_name)}
+        shared = {graph for graph in {q.graph_name for q in quads} if is_write_once(graph)}  # a few distinct
         held = {g for g in shared if g in self._held or store.contains_named_graph(g)}
         if held:
             kept = [q for q in quads if q.graph_name not in held]
