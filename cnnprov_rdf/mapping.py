@@ -133,12 +133,16 @@ SHARED_KINDS = ("hyperparameter", "measure", "architecture")
 _SHARED_GRAPHS = tuple(f"/graph/{kind}/" for kind in SHARED_KINDS)
 
 
+def _graph_of_shared(base: str, kind: str, key: str) -> NamedNode:
+    return NamedNode(f"{base}graph/{kind}/{key}")
+
+
 def shared_graph(node: NamedNode, base: str = DEFAULT_BASE) -> NamedNode | None:
     """The graph that describes `node` if it is a shared node under `base`; None otherwise."""
     for kind in SHARED_KINDS:
         key = node.value.removeprefix(f"{base}{kind}/")
         if key != node.value and key and "/" not in key:
-            return NamedNode(f"{base}graph/{kind}/{key}")
+            return _graph_of_shared(base, kind, key)
     return None
 
 
@@ -152,28 +156,23 @@ def is_write_once(graph: object) -> bool:
     return isinstance(graph, NamedNode) and any(part in graph.value for part in _SHARED_GRAPHS)
 
 
-def architecture_iri(event: ArchitectureRecorded, base: str = DEFAULT_BASE) -> NamedNode:
-    """The architecture's IRI: a hash of its name, parameter count and layers, so equal descriptions share it."""
-    return _architecture(event.model_name, event.parameter_count, event.layers, base)[0]
-
-
 @functools.lru_cache(maxsize=64)
 def _architecture(
     model_name: str, parameter_count: int, layers: tuple[LayerInfo, ...], base: str
 ) -> tuple[NamedNode, tuple[Quad, ...]]:
-    """An architecture's IRI and the quads of its graph (cached, as are `_definition`'s: a grid search maps the
-    same ones for every run)."""
+    """An architecture's IRI (a hash of its name, parameter count and layers, so equal descriptions share it)
+    and the quads of its graph (cached, as are `_definition`'s: a grid search maps the same ones for every run)."""
     description = repr((model_name, parameter_count, layers)).encode("utf-8", "backslashreplace")
-    architecture = NamedNode(f"{base}architecture/{hashlib.sha256(description).hexdigest()[:32]}")
-    graph = NamedNode(f"{base}graph/architecture/{architecture.value.rpartition('/')[2]}")
+    key = hashlib.sha256(description).hexdigest()[:32]
+    architecture, graph = NamedNode(f"{base}architecture/{key}"), _graph_of_shared(base, "architecture", key)
     return architecture, tuple(Quad(s, p, o, graph) for s, p, o in _layers(layers, architecture))
 
 
 @functools.lru_cache(maxsize=1024)
 def _definition(base: str, kind: str, name: str, cnn_class: str) -> tuple[NamedNode, tuple[Quad, ...]]:
     """A hyperparameter's or a measure's IRI and the quads of its graph: its types and its name as label."""
-    node = NamedNode(f"{base}{kind}/{quote(name, safe='')}")
-    graph = NamedNode(f"{base}graph/{kind}/{quote(name, safe='')}")
+    key = quote(name, safe="")
+    node, graph = NamedNode(f"{base}{kind}/{key}"), _graph_of_shared(base, kind, key)
     types = (CNN.term(cnn_class), PROV.Entity)
     return node, (*(Quad(node, RDF_TYPE, t, graph) for t in types), Quad(node, RDFS.label, string(name), graph))
 
