@@ -21,10 +21,10 @@ from pathlib import Path
 
 from pyoxigraph import Store
 
-from cnnprov_rdf.events import EpochEnded, Event, HyperparametersRecorded, RunEnded, RunStarted, RunSummary
-from cnnprov_rdf.mapping import to_quads
-from cnnprov_rdf.tracker import local_agents
-from cnnprov_rdf.writer import AsyncWriter, StoreSink
+from cnnprov_rdf.capture.events import EpochEnded, Event, HyperparametersRecorded, RunEnded, RunStarted, RunSummary
+from cnnprov_rdf.capture.tracker import local_agents
+from cnnprov_rdf.graph.mapping import to_quads
+from cnnprov_rdf.storage.writer import AsyncWriter, StoreSink
 
 
 def make_events(runs: int, epochs: int) -> list[Event]:

@@ -39,10 +39,10 @@ os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
 
 import keras
 
-from cnnprov_rdf.alexnet import build_alexnet
-from cnnprov_rdf.datasets import synthetic_shapes
+from cnnprov_rdf.capture.schedules import StepDecay
+from cnnprov_rdf.demo.alexnet import build_alexnet
+from cnnprov_rdf.demo.datasets import synthetic_shapes
 from cnnprov_rdf.keras import ProvenanceCallback
-from cnnprov_rdf.schedules import StepDecay
 
 DESCRIPTIONS = {
     "A": "no capture",

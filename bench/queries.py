@@ -31,10 +31,10 @@ from typing import Any
 
 from pyoxigraph import RdfFormat
 
-from cnnprov_rdf.events import LayerInfo
-from cnnprov_rdf.queries import bind_parameters, find_query, load_queries, run_query, with_values
-from cnnprov_rdf.store import open_for_reading
-from cnnprov_rdf.tracker import Tracker, local_agents
+from cnnprov_rdf.capture.events import LayerInfo
+from cnnprov_rdf.capture.tracker import Tracker, local_agents
+from cnnprov_rdf.query.library import bind_parameters, find_query, load_queries, run_query, with_values
+from cnnprov_rdf.storage.store import open_for_reading
 
 LAYERS = [
     LayerInfo(1, "conv1", "Conv2D", 34_944, filters=96, kernel_size=(11, 11), strides=(4, 4), activation="relu"),

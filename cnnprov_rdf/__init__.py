@@ -6,11 +6,11 @@ Capture with `tracker.Tracker` / `tracker.Run`, or `keras.ProvenanceCallback` (i
 so that querying needs no TensorFlow).
 """
 
-from .export import export
-from .queries import QueryResult, run_query
-from .schedules import StepDecay
-from .store import open_for_reading, open_for_writing
-from .tracker import Run, Tracker
+from .capture.schedules import StepDecay
+from .capture.tracker import Run, Tracker
+from .interop.export import export
+from .query.library import QueryResult, run_query
+from .storage.store import open_for_reading, open_for_writing
 
 __all__ = [
     "QueryResult",

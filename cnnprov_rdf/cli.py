@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .export import EXTENSIONS, FORMATS, ExportError, export
-from .interchange import IMPORT_FORMATS, PROV_EXPORT_FORMATS, InterchangeError, export_prov, import_file
-from .queries import QueryError, load_queries, run_query
-from .runs import RunNotFoundError
-from .store import STORE_ENV, StoreError, compact, default_store_path, open_for_reading
+from .interop.export import EXTENSIONS, FORMATS, ExportError, export
+from .interop.interchange import IMPORT_FORMATS, PROV_EXPORT_FORMATS, InterchangeError, export_prov, import_file
+from .query.library import QueryError, load_queries, run_query
+from .query.runs import RunNotFoundError
+from .storage.store import STORE_ENV, StoreError, compact, default_store_path, open_for_reading
 
 
 def _json_value(value: Any) -> Any:
@@ -63,13 +63,13 @@ def _parse_params(pairs: Sequence[str]) -> dict[str, str]:
 
 def _sources(args: argparse.Namespace) -> list[Any]:
     """The stores and endpoints a command reads, in the order given (default: the default store)."""
-    from .sources import as_source
+    from .query.sources import as_source
 
     return [as_source(location) for location in (args.sources or [str(default_store_path())])]
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    from .sources import federated_query
+    from .query.sources import federated_query
 
     params = _parse_params(args.param)
     if args.run is not None:
@@ -91,7 +91,7 @@ def _run_at_source(reference: str) -> tuple[str, str]:
 
 
 def cmd_federate(args: argparse.Namespace) -> int:
-    from .sources import federated_compare, shared_datasets
+    from .query.sources import federated_compare, shared_datasets
 
     if args.what == "compare-runs":
         if not (args.a and args.b):
@@ -105,7 +105,7 @@ def cmd_federate(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .remote import spool_status
+    from .storage.endpoint import spool_status
 
     spools = spool_status(args.spool_dir)
     if not spools:
@@ -118,7 +118,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_flush(args: argparse.Namespace) -> int:
-    from .remote import EndpointError, replay_spool, spool_status
+    from .storage.endpoint import EndpointError, replay_spool, spool_status
 
     targets = [args.spool] if args.spool else [str(path) for _, path, _ in spool_status(args.spool_dir)]
     failed = 0
@@ -225,7 +225,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_reason(args: argparse.Namespace) -> int:
-    from .reasoning import reason, remove_inferences
+    from .interop.reasoning import reason, remove_inferences
 
     if args.remove:
         print(f"removed {remove_inferences(args.store, args.run)} inferred graph(s)")
@@ -240,7 +240,7 @@ def cmd_reason(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .validation import validate
+    from .interop.validation import validate
 
     report = validate(open_for_reading(args.store), args.run)
     print(report.text())
@@ -248,7 +248,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .server import serve_command
+    from .storage.server import serve_command
 
     open_for_reading(args.store)  # a clear error for a missing store before the server starts
     command = serve_command(args.store, args.bind, args.read_write)
@@ -270,7 +270,7 @@ def cmd_compact(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from .training import TrainingConfig, train_alexnet  # TensorFlow loads only for the demo
+    from .demo.training import TrainingConfig, train_alexnet  # TensorFlow loads only for the demo
 
     config = TrainingConfig(epochs=args.epochs, run_name="demo")
     print(f"Training AlexNet for {config.epochs} epochs with capture into {args.store} …", file=sys.stderr)

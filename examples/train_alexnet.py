@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from cnnprov_rdf.store import default_store_path
-from cnnprov_rdf.training import TrainingConfig, train_alexnet
+from cnnprov_rdf.demo.training import TrainingConfig, train_alexnet
+from cnnprov_rdf.storage.store import default_store_path
 
 
 def main() -> None:

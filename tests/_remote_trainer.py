@@ -10,10 +10,10 @@ def train_tiny_endpoint(endpoint: str, *, epochs: int = 3, extra_callbacks: list
     """Like conftest's `train_tiny_alexnet`, but `ProvenanceCallback(endpoint=...)`; returns (run id, history)."""
     import keras
 
-    from cnnprov_rdf.alexnet import build_alexnet
-    from cnnprov_rdf.datasets import synthetic_shapes
+    from cnnprov_rdf.capture.schedules import StepDecay
+    from cnnprov_rdf.demo.alexnet import build_alexnet
+    from cnnprov_rdf.demo.datasets import synthetic_shapes
     from cnnprov_rdf.keras import ProvenanceCallback
-    from cnnprov_rdf.schedules import StepDecay
 
     keras.utils.set_random_seed(seed)
     data = synthetic_shapes(n_per_class=4, num_classes=2, size=64, split=0.75, seed=seed)

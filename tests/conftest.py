@@ -30,10 +30,10 @@ def train_tiny_alexnet(store: Path, tmp: Path, *, epochs: int = 3, extra_callbac
     """Train the scaled-down AlexNet (64x64, 32 images) with a step decay that drops the rate after epoch 2."""
     import keras
 
-    from cnnprov_rdf.alexnet import build_alexnet
-    from cnnprov_rdf.datasets import synthetic_shapes
+    from cnnprov_rdf.capture.schedules import StepDecay
+    from cnnprov_rdf.demo.alexnet import build_alexnet
+    from cnnprov_rdf.demo.datasets import synthetic_shapes
     from cnnprov_rdf.keras import ProvenanceCallback
-    from cnnprov_rdf.schedules import StepDecay
 
     keras.utils.set_random_seed(1)
     data = synthetic_shapes(n_per_class=10, num_classes=4, size=64, split=0.8, seed=1)
@@ -84,10 +84,10 @@ def train_grid(store: Path, tmp: Path) -> CapturedGrid:
     """
     import keras
 
-    from cnnprov_rdf.alexnet import build_alexnet
-    from cnnprov_rdf.datasets import synthetic_shapes
+    from cnnprov_rdf.capture.schedules import StepDecay
+    from cnnprov_rdf.demo.alexnet import build_alexnet
+    from cnnprov_rdf.demo.datasets import synthetic_shapes
     from cnnprov_rdf.keras import ProvenanceCallback
-    from cnnprov_rdf.schedules import StepDecay
 
     data = synthetic_shapes(n_per_class=8, num_classes=2, size=64, split=0.75, seed=5)
     dataset = {"name": data.name, "train_fraction": data.train_fraction, "test_examples": len(data.x_test)}

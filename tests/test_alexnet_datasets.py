@@ -14,8 +14,8 @@ import pytest
 import tensorflow as tf
 from keras import layers
 
-from cnnprov_rdf.alexnet import build_alexnet
-from cnnprov_rdf.datasets import ImageDataset, flowers17, load_dataset, synthetic_shapes
+from cnnprov_rdf.demo.alexnet import build_alexnet
+from cnnprov_rdf.demo.datasets import ImageDataset, flowers17, load_dataset, synthetic_shapes
 
 
 def _weighted_layers(model: keras.Model) -> list[keras.layers.Layer]:

@@ -8,11 +8,11 @@ import keras
 import pytest
 from pyoxigraph import Store
 
+from cnnprov_rdf.graph.mapping import to_quads
+from cnnprov_rdf.interop.validation import validate
 from cnnprov_rdf.keras import ProvenanceCallback
-from cnnprov_rdf.mapping import to_quads
-from cnnprov_rdf.queries import python_value
-from cnnprov_rdf.store import open_for_reading
-from cnnprov_rdf.validation import validate
+from cnnprov_rdf.query.library import python_value
+from cnnprov_rdf.storage.store import open_for_reading
 
 PREFIXES = """
 PREFIX prov: <http://www.w3.org/ns/prov#>
@@ -46,8 +46,8 @@ def select(store: Store, query: str) -> list[dict[str, object]]:
 
 @pytest.fixture(scope="module")
 def batch_training(tmp_path_factory: pytest.TempPathFactory):
-    from cnnprov_rdf.alexnet import build_alexnet
-    from cnnprov_rdf.datasets import synthetic_shapes
+    from cnnprov_rdf.demo.alexnet import build_alexnet
+    from cnnprov_rdf.demo.datasets import synthetic_shapes
 
     store_path = tmp_path_factory.mktemp("batches") / "store"
     keras.utils.set_random_seed(3)
@@ -107,7 +107,7 @@ def test_per_batch_capture_is_off_by_default(captured):
 def test_batch_mapping_keeps_only_standard_metrics():
     from datetime import UTC, datetime
 
-    from cnnprov_rdf.events import BatchEnded
+    from cnnprov_rdf.capture.events import BatchEnded
 
     event = BatchEnded("r1", 2, 5, {"loss": 0.5, "accuracy": 0.25, "top_5": 1.0}, datetime(2024, 1, 1, tzinfo=UTC))
     quads = to_quads(event)

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from pyoxigraph import Store
 
+from cnnprov_rdf.capture.tracker import Tracker
 from cnnprov_rdf.keras import ProvenanceCallback
-from cnnprov_rdf.queries import python_value
-from cnnprov_rdf.store import StoreLockedError, open_for_reading
-from cnnprov_rdf.tracker import Tracker
+from cnnprov_rdf.query.library import python_value
+from cnnprov_rdf.storage.store import StoreLockedError, open_for_reading
 
 PREFIXES = """
 PREFIX prov: <http://www.w3.org/ns/prov#>
@@ -225,8 +225,8 @@ def test_run_iris_are_under_the_base_and_unique(captured, store):
 @pytest.mark.parametrize("plateau_first", [False, True], ids=["capture-first", "plateau-first"])
 def test_reduce_lr_on_plateau_and_model_checkpoint_are_recorded(tmp_path, plateau_first):
     """Either order of callbacks records the rate each epoch trained with: the plateau halves it at epoch end."""
-    from cnnprov_rdf.alexnet import build_alexnet
-    from cnnprov_rdf.datasets import synthetic_shapes
+    from cnnprov_rdf.demo.alexnet import build_alexnet
+    from cnnprov_rdf.demo.datasets import synthetic_shapes
 
     data = synthetic_shapes(n_per_class=6, num_classes=2, size=64, seed=2)
     model = build_alexnet((64, 64, 3), 2, width=0.125)

@@ -13,10 +13,10 @@ from pyoxigraph import RdfFormat, serialize
 from rdflib.compare import isomorphic
 
 from cnnprov_rdf.cli import main
-from cnnprov_rdf.export import export
-from cnnprov_rdf.queries import QueryError, load_queries, run_query
-from cnnprov_rdf.runs import resolve_run
-from cnnprov_rdf.store import open_for_reading
+from cnnprov_rdf.interop.export import export
+from cnnprov_rdf.query.library import QueryError, load_queries, run_query
+from cnnprov_rdf.query.runs import resolve_run
+from cnnprov_rdf.storage.store import open_for_reading
 
 
 def cli(capsys, *args: str) -> tuple[int, str, str]:
@@ -135,7 +135,7 @@ def test_other_formats_export_the_same_number_of_statements(captured, fmt):
 
 
 def test_compact_keeps_every_quad_and_reports_sizes(capsys, tmp_path):
-    from cnnprov_rdf.tracker import Tracker
+    from cnnprov_rdf.capture.tracker import Tracker
 
     path = tmp_path / "store"
     with Tracker(path) as tracker, tracker.start_run() as run:
@@ -199,8 +199,8 @@ def test_cli_import_twice_reason_and_validate(capsys, captured, tmp_path):
 def test_cli_validate_fails_naming_the_shape_on_a_broken_run(capsys, tmp_path):
     from pyoxigraph import NamedNode
 
-    from cnnprov_rdf.store import open_for_writing
-    from cnnprov_rdf.tracker import Tracker
+    from cnnprov_rdf.capture.tracker import Tracker
+    from cnnprov_rdf.storage.store import open_for_writing
 
     path = tmp_path / "store"
     with Tracker(path) as tracker, tracker.start_run() as run:

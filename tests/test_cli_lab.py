@@ -7,9 +7,9 @@ import shutil
 
 import pytest
 
+from cnnprov_rdf.capture.tracker import Tracker
 from cnnprov_rdf.cli import main
-from cnnprov_rdf.server import free_port, start_server
-from cnnprov_rdf.tracker import Tracker
+from cnnprov_rdf.storage.server import free_port, start_server
 
 
 def cli(capsys, *args: str) -> tuple[int, str, str]:

@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 from pyoxigraph import Store
 
-from cnnprov_rdf.mapping import RunIris
-from cnnprov_rdf.queries import QueryError, load_queries, run_query
-from cnnprov_rdf.runs import RunNotFoundError, list_runs, resolve_run
-from cnnprov_rdf.server import ServerProcess, free_port, start_server
-from cnnprov_rdf.sources import (
+from cnnprov_rdf.graph.mapping import RunIris
+from cnnprov_rdf.query.library import QueryError, load_queries, run_query
+from cnnprov_rdf.query.runs import RunNotFoundError, list_runs, resolve_run
+from cnnprov_rdf.query.sources import (
     EndpointSource,
     LocalSource,
     SourceError,
@@ -24,7 +23,8 @@ from cnnprov_rdf.sources import (
     service_runs,
     shared_datasets,
 )
-from cnnprov_rdf.store import open_for_reading
+from cnnprov_rdf.storage.server import ServerProcess, free_port, start_server
+from cnnprov_rdf.storage.store import open_for_reading
 
 DATASET = RunIris("any").dataset("synthetic-shapes", None).value
 FOREIGN_ACTIVITY = "https://example.org/othertool/augment/1"

@@ -25,11 +25,11 @@ from pyoxigraph import NamedNode, RdfFormat, serialize
 from rdflib import Graph
 from rdflib.compare import isomorphic
 
-from cnnprov_rdf.export import EXTENSIONS, FORMATS, export
-from cnnprov_rdf.interchange import ImportResult, ProvImportError, export_prov, import_file
-from cnnprov_rdf.queries import run_query
-from cnnprov_rdf.runs import resolve_run
-from cnnprov_rdf.store import open_for_reading
+from cnnprov_rdf.interop.export import EXTENSIONS, FORMATS, export
+from cnnprov_rdf.interop.interchange import ImportResult, ProvImportError, export_prov, import_file
+from cnnprov_rdf.query.library import run_query
+from cnnprov_rdf.query.runs import resolve_run
+from cnnprov_rdf.storage.store import open_for_reading
 
 PROV = "http://www.w3.org/ns/prov#"
 

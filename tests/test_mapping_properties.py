@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyoxigraph import Literal, NamedNode, Quad, RdfFormat, parse, serialize
 
-from cnnprov_rdf import events as ev  # TestingDone via `ev.`: pytest would try to collect it
-from cnnprov_rdf.events import (
+from cnnprov_rdf.capture import events as ev  # TestingDone via `ev.`: pytest would try to collect it
+from cnnprov_rdf.capture.events import (
     Agents,
     ArchitectureRecorded,
     DatasetRecorded,
@@ -34,7 +34,7 @@ from cnnprov_rdf.events import (
     RunSummary,
     ScheduleRecorded,
 )
-from cnnprov_rdf.mapping import (
+from cnnprov_rdf.graph.mapping import (
     STANDARD_METRICS,
     base_of,
     date_time,
@@ -43,7 +43,7 @@ from cnnprov_rdf.mapping import (
     shared_graph,
     to_quads,
 )
-from cnnprov_rdf.vocabulary import (
+from cnnprov_rdf.graph.vocabulary import (
     CLASS_BASE_TYPES,
     CNN_NS,
     DATATYPE_PROPERTIES,

@@ -15,7 +15,7 @@ from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.collection import Collection
 from rdflib.namespace import OWL, RDF, RDFS
 
-from cnnprov_rdf.vocabulary import (
+from cnnprov_rdf.graph.vocabulary import (
     CLASS_BASE_TYPES,
     CNN_NS,
     DATATYPE_PROPERTIES,
@@ -252,8 +252,8 @@ def test_owl_rl_closure_with_prov_o_and_ml_schema(ontology: Graph) -> None:
 
 def _sample_run() -> Graph:
     """Every event of one run (with a learning-rate change, a test, a checkpoint and an error) as an rdflib graph."""
-    from cnnprov_rdf import events as ev
-    from cnnprov_rdf.mapping import to_quads
+    from cnnprov_rdf.capture import events as ev
+    from cnnprov_rdf.graph.mapping import to_quads
 
     run, t0 = "00000000-0000-4000-8000-000000000001", datetime(2024, 1, 1, 12, tzinfo=UTC)
     layers = (

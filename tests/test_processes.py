@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from cnnprov_rdf.queries import run_query
-from cnnprov_rdf.store import StoreLockedError, open_for_reading, open_for_writing
+from cnnprov_rdf.query.library import run_query
+from cnnprov_rdf.storage.store import StoreLockedError, open_for_reading, open_for_writing
 
 TRAINER = Path(__file__).with_name("_train_in_subprocess.py")
 
@@ -99,8 +99,8 @@ class Explode(keras.callbacks.Callback):
         if epoch == 1:
             raise MemoryError("out of memory in epoch 2")
 
-from cnnprov_rdf.alexnet import build_alexnet
-from cnnprov_rdf.datasets import synthetic_shapes
+from cnnprov_rdf.demo.alexnet import build_alexnet
+from cnnprov_rdf.demo.datasets import synthetic_shapes
 data = synthetic_shapes(n_per_class=4, num_classes=2, seed=3)
 model = build_alexnet((64, 64, 3), 2)
 model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")

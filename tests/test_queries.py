@@ -19,13 +19,13 @@ import numpy as np
 import pytest
 from pyoxigraph import Store
 
+from cnnprov_rdf.capture.tracker import Tracker
 from cnnprov_rdf.cli import main
-from cnnprov_rdf.export import export
-from cnnprov_rdf.mapping import RunIris
-from cnnprov_rdf.queries import QueryError, load_queries, run_query
-from cnnprov_rdf.store import open_for_reading
-from cnnprov_rdf.tracker import Tracker
-from cnnprov_rdf.vocabulary import CNN_NS
+from cnnprov_rdf.graph.mapping import RunIris
+from cnnprov_rdf.graph.vocabulary import CNN_NS
+from cnnprov_rdf.interop.export import export
+from cnnprov_rdf.query.library import QueryError, load_queries, run_query
+from cnnprov_rdf.storage.store import open_for_reading
 
 #: Run names in the order the grid trains them (so "latest" is the last one).
 ORDER = ["lr0.01-e1", "lr0.01-e2", "lr0.005-e1", "lr0.005-e2", "raises", "early-stop"]
@@ -278,7 +278,7 @@ def expected_layers() -> list[dict]:
     """The layers of the grid's model, read off a rebuilt Keras model."""
     import keras
 
-    from cnnprov_rdf.alexnet import build_alexnet
+    from cnnprov_rdf.demo.alexnet import build_alexnet
 
     def shape(values) -> str | None:
         return "x".join(str(v) for v in values) if values else None
@@ -423,7 +423,7 @@ def test_model_lineage_filters_by_file_end_or_sha(store, grid):
 
 
 def test_model_lineage_train_examples_counts_what_fit_trained_on(store):
-    from cnnprov_rdf.datasets import synthetic_shapes
+    from cnnprov_rdf.demo.datasets import synthetic_shapes
 
     data = synthetic_shapes(n_per_class=8, num_classes=2, size=64, split=0.75, seed=5)  # as in train_grid
     fitted = math.floor(len(data.x_train) * (1 - 0.25))  # Keras' train_validation_split keeps this many

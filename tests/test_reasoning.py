@@ -1,4 +1,4 @@
-"""OWL RL reasoning over captured runs (`cnnprov_rdf.reasoning`) and the generated ontology reference.
+"""OWL RL reasoning over captured runs (`cnnprov_rdf.interop.reasoning`) and the generated ontology reference.
 
 Reasoning writes to the store, so every test works on a copy of the session's captured store.
 """
@@ -13,8 +13,9 @@ from pyoxigraph import NamedNode, Quad
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF
 
-from cnnprov_rdf.ontology_docs import render_markdown
-from cnnprov_rdf.reasoning import (
+from cnnprov_rdf.graph.vocabulary import CLASS_BASE_TYPES, CNN_NS, MLS, PROV, RDF_TYPE, XSD_NS
+from cnnprov_rdf.interop.ontology_docs import render_markdown
+from cnnprov_rdf.interop.reasoning import (
     INFERRED_SUFFIX,
     _run_triples,
     infer,
@@ -23,10 +24,9 @@ from cnnprov_rdf.reasoning import (
     reason,
     remove_inferences,
 )
+from cnnprov_rdf.query.runs import list_runs
 from cnnprov_rdf.resources import ontology_file
-from cnnprov_rdf.runs import list_runs
-from cnnprov_rdf.store import open_for_reading, open_for_writing
-from cnnprov_rdf.vocabulary import CLASS_BASE_TYPES, CNN_NS, MLS, PROV, RDF_TYPE, XSD_NS
+from cnnprov_rdf.storage.store import open_for_reading, open_for_writing
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE_DIR = REPO.parent / "shared" / "reference" / "ontologies"
@@ -182,9 +182,11 @@ def test_captured_run_conforms_to_the_official_prov_o(captured) -> None:  # type
 
 def test_ontology_docs_are_up_to_date() -> None:
     expected = render_markdown(ontology_file())
-    assert DOCS_FILE.is_file(), "docs/ontology.md is missing: python -m cnnprov_rdf.ontology_docs > docs/ontology.md"
+    assert DOCS_FILE.is_file(), (
+        "docs/ontology.md is missing: python -m cnnprov_rdf.interop.ontology_docs > docs/ontology.md"
+    )
     assert DOCS_FILE.read_text(encoding="utf-8") == expected, (
-        "docs/ontology.md is stale: regenerate it with python -m cnnprov_rdf.ontology_docs > docs/ontology.md"
+        "docs/ontology.md is stale: regenerate it with python -m cnnprov_rdf.interop.ontology_docs > docs/ontology.md"
     )
 
 
@@ -198,7 +200,7 @@ def test_ontology_docs_cover_every_class_and_union_domains() -> None:
 
 def test_canned_queries_give_the_same_rows_after_reasoning(captured, tmp_path):
     """No canned query depends on reasoning, and inferred graphs do not change their answers."""
-    from cnnprov_rdf.queries import load_queries, run_query
+    from cnnprov_rdf.query.library import load_queries, run_query
 
     copy = tmp_path / "store"
     shutil.copytree(captured.store, copy)

@@ -16,8 +16,8 @@ import keras
 import pytest
 from pyoxigraph import Store
 
-from cnnprov_rdf.remote import EndpointSink, default_spool_path, replay_spool, spool_status
-from cnnprov_rdf.server import free_port, start_server
+from cnnprov_rdf.storage.endpoint import EndpointSink, default_spool_path, replay_spool, spool_status
+from cnnprov_rdf.storage.server import free_port, start_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -118,8 +118,8 @@ class Outage(keras.callbacks.Callback):
         if epoch == 0:
             self.server.stop()
         elif epoch == 2:
-            from cnnprov_rdf.tracker import Tracker
-            from cnnprov_rdf.vocabulary import DEFAULT_BASE
+            from cnnprov_rdf.capture.tracker import Tracker
+            from cnnprov_rdf.graph.vocabulary import DEFAULT_BASE
 
             writer = Tracker._shared[(self.server.update_endpoint, DEFAULT_BASE)][0].writer
             assert writer.flush(timeout=30)  # epochs 2 and 3 are tried now, not after the writer's linger
@@ -169,7 +169,7 @@ def test_read_only_endpoint_is_reported_and_spooled(tmp_path: Path, caplog: pyte
     Store(str(tmp_path / "ro")).flush()
     server = start_server(tmp_path / "ro")
     try:
-        with caplog.at_level(logging.WARNING, logger="cnnprov_rdf.remote"):
+        with caplog.at_level(logging.WARNING, logger="cnnprov_rdf.storage.endpoint"):
             _, history = train_tiny_endpoint(server.url, epochs=2)
         assert len(history["loss"]) == 2
         assert any(server.update_endpoint in record.getMessage() and "refused" in record.getMessage()

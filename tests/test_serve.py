@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from cnnprov_rdf.server import ServerProcess, free_port, wait_until_up
+from cnnprov_rdf.storage.server import ServerProcess, free_port, wait_until_up
 
 COUNT_RUNS = "SELECT (COUNT(?r) AS ?n) WHERE { ?r a <https://w3id.org/cnnprov/ontology#Training> }"
 

@@ -7,11 +7,11 @@ import rdflib
 from pyoxigraph import Literal, Quad, Store
 from rdflib.namespace import RDF, RDFS, SH
 
-from cnnprov_rdf.mapping import RunIris
-from cnnprov_rdf.runs import RunNotFoundError, resolve_run
-from cnnprov_rdf.store import open_for_reading
-from cnnprov_rdf.validation import SHAPES_NS, ValidationReport, load_shapes, shapes_file, validate
-from cnnprov_rdf.vocabulary import CNN, PROV, RDF_TYPE
+from cnnprov_rdf.graph.mapping import RunIris
+from cnnprov_rdf.graph.vocabulary import CNN, PROV, RDF_TYPE
+from cnnprov_rdf.interop.validation import SHAPES_NS, ValidationReport, load_shapes, shapes_file, validate
+from cnnprov_rdf.query.runs import RunNotFoundError, resolve_run
+from cnnprov_rdf.storage.store import open_for_reading
 
 EPOCH_SHAPE = SHAPES_NS + "EpochResultShape"
 ADAPTATION_SHAPE = SHAPES_NS + "AdaptationShape"

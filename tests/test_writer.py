@@ -17,15 +17,15 @@ from datetime import UTC, datetime
 import pytest
 from pyoxigraph import NamedNode, Quad, RdfFormat, Store, parse
 
-from cnnprov_rdf.events import Agents, EpochEnded, HyperparametersRecorded, ModelFileSaved, RunStarted
-from cnnprov_rdf.mapping import to_quads
-from cnnprov_rdf.vocabulary import CNN_NS, DEFAULT_BASE, RDF_NS
-from cnnprov_rdf.writer import AsyncWriter, StoreSink
+from cnnprov_rdf.capture.events import Agents, EpochEnded, HyperparametersRecorded, ModelFileSaved, RunStarted
+from cnnprov_rdf.graph.mapping import to_quads
+from cnnprov_rdf.graph.vocabulary import CNN_NS, DEFAULT_BASE, RDF_NS
+from cnnprov_rdf.storage.writer import AsyncWriter, StoreSink
 
 RUN = "5f0c7a52-3f4e-4b8e-9d1a-2b6c8e4f1a77"
 AT = datetime(2024, 1, 1, 9, 30, tzinfo=UTC)
 WAIT = 10.0  # upper bound for anything that should happen "now"; never reached when the tests pass
-LOGGER = "cnnprov_rdf.writer"
+LOGGER = "cnnprov_rdf.storage.writer"
 
 RDF_TYPE = NamedNode(RDF_NS + "type")
 EPOCH_RESULT = NamedNode(CNN_NS + "EpochResult")
@@ -410,8 +410,8 @@ def test_without_a_flush_events_become_visible_after_the_linger(make_writer) -> 
 
 def test_closing_a_tracker_leaves_no_stale_write_ahead_log(tmp_path) -> None:
     """RocksDB keeps a flushed log until the next writable open; closing does that open, so only data remains."""
-    from cnnprov_rdf.queries import run_query
-    from cnnprov_rdf.tracker import Tracker
+    from cnnprov_rdf.capture.tracker import Tracker
+    from cnnprov_rdf.query.library import run_query
 
     path = tmp_path / "store"
     with Tracker(path) as tracker:
@@ -430,7 +430,7 @@ def test_closing_a_tracker_leaves_no_stale_write_ahead_log(tmp_path) -> None:
 
 
 def _run_events(run_id: str, layers: tuple) -> list:
-    from cnnprov_rdf.events import ArchitectureRecorded
+    from cnnprov_rdf.capture.events import ArchitectureRecorded
 
     return [
         HyperparametersRecorded(run_id, {"learning_rate": 0.01, "epochs": 2}),
@@ -440,9 +440,9 @@ def _run_events(run_id: str, layers: tuple) -> list:
 
 
 def test_a_shared_nodes_graph_is_written_once_per_store(tmp_path) -> None:
-    from cnnprov_rdf.events import LayerInfo
-    from cnnprov_rdf.mapping import graph_of, is_write_once
-    from cnnprov_rdf.store import open_for_writing
+    from cnnprov_rdf.capture.events import LayerInfo
+    from cnnprov_rdf.graph.mapping import graph_of, is_write_once
+    from cnnprov_rdf.storage.store import open_for_writing
 
     layers = (LayerInfo(1, "conv", "Conv2D", 100, filters=4, kernel_size=(3, 3)), LayerInfo(2, "fc", "Dense", 20))
     first, second = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
@@ -481,7 +481,7 @@ def test_a_shared_nodes_graph_is_written_once_per_store(tmp_path) -> None:
 
 
 def test_a_failed_write_does_not_count_a_shared_graph_as_held(tmp_path) -> None:
-    from cnnprov_rdf.events import LayerInfo
+    from cnnprov_rdf.capture.events import LayerInfo
 
     class FailingStore:
         def contains_named_graph(self, graph: NamedNode) -> bool:

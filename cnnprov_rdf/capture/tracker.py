@@ -24,6 +24,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar
 
+from ..graph.mapping import RunIris
+from ..graph.vocabulary import DEFAULT_BASE
+from ..storage.store import default_store_path, open_for_writing
+from ..storage.writer import AsyncWriter, StoreSink
 from .events import (
     Agents,
     ArchitectureRecorded,
@@ -43,11 +47,7 @@ from .events import (
     ScheduleRecorded,
     TestingDone,
 )
-from .mapping import RunIris
 from .schedules import StepDecay
-from .store import default_store_path, open_for_writing
-from .vocabulary import DEFAULT_BASE
-from .writer import AsyncWriter, StoreSink
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ def _target(store: str | os.PathLike[str] | None, endpoint: str | None) -> Path 
     if endpoint is not None:
         if store is not None:
             raise ValueError("give either a store or an endpoint, not both")
-        from .remote import update_url
+        from ..storage.endpoint import update_url
 
         return update_url(endpoint)
     return (Path(store) if store is not None else default_store_path()).resolve()
@@ -148,7 +148,7 @@ class Tracker:
         self.base = base
         self.endpoint = endpoint
         if endpoint is not None:
-            from .remote import EndpointSink
+            from ..storage.endpoint import EndpointSink
 
             self.endpoint = str(_target(store, endpoint))
             self.store_path: Path | None = None

@@ -13,10 +13,10 @@ from typing import Any
 
 import keras
 
+from ..capture.keras import ProvenanceCallback
+from ..capture.schedules import StepDecay
 from .alexnet import build_alexnet
 from .datasets import load_dataset
-from .keras import ProvenanceCallback
-from .schedules import StepDecay
 
 
 @dataclass

@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from pyoxigraph import Literal, NamedNode, Quad
 
-from .events import (
+from ..capture.events import (
     Agents,
     ArchitectureRecorded,
     BatchEnded,

@@ -9,8 +9,8 @@ from typing import BinaryIO
 
 from pyoxigraph import NamedNode, Quad, RdfFormat, Store, Triple, serialize
 
-from .runs import list_runs, resolve_run, run_quads
-from .vocabulary import PREFIXES
+from ..graph.vocabulary import PREFIXES
+from ..query.runs import list_runs, resolve_run, run_quads
 
 #: Format names accepted by `cnnprov export --format`.
 FORMATS: dict[str, RdfFormat] = {

@@ -28,10 +28,10 @@ from pyoxigraph import (
     serialize,
 )
 
+from ..graph.vocabulary import DEFAULT_BASE, PREFIXES, PROV_NS
+from ..query.runs import run_quads
+from ..storage.store import open_for_writing
 from .export import FORMATS, run_graphs
-from .runs import run_quads
-from .store import open_for_writing
-from .vocabulary import DEFAULT_BASE, PREFIXES, PROV_NS
 
 #: Formats `export_prov` writes: name → the `prov` serializer's format name.
 PROV_EXPORT_FORMATS = {"provn": "provn", "provjson": "json"}

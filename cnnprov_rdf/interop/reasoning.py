@@ -26,10 +26,10 @@ from pyoxigraph import NamedNode, Store
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import OWL, RDF, RDFS
 
-from .resources import ontology_file
-from .runs import list_runs, resolve_run, run_quads
-from .store import open_for_writing
-from .vocabulary import CNN_NS, MLS_NS, OWL_NS, PROV_NS, RDF_NS, RDFS_NS, XSD_NS
+from ..graph.vocabulary import CNN_NS, MLS_NS, OWL_NS, PROV_NS, RDF_NS, RDFS_NS, XSD_NS
+from ..query.runs import list_runs, resolve_run, run_quads
+from ..resources import ontology_file
+from ..storage.store import open_for_writing
 
 #: Appended to a run's graph IRI to name the graph of its inferred triples.
 INFERRED_SUFFIX = "/inferred"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from pyoxigraph import NamedNode, RdfFormat, Store, serialize
 
-from .resources import ontology_file
-from .runs import list_runs, resolve_run, run_quads
+from ..query.runs import list_runs, resolve_run, run_quads
+from ..resources import ontology_file
 
 SHAPES_NS = "https://w3id.org/cnnprov/shapes#"
 _SH = "http://www.w3.org/ns/shacl#"

@@ -30,10 +30,10 @@ from typing import Any
 
 from pyoxigraph import Literal, NamedNode, Store, Variable
 
-from .resources import queries_dir
+from ..graph.vocabulary import XSD_NS
+from ..resources import queries_dir
+from ..storage.store import open_for_reading
 from .runs import resolve_run
-from .store import open_for_reading
-from .vocabulary import XSD_NS
 
 #: Parameter types: `run` and `iri` are bound as IRIs, `choice` as one of its listed strings, others as
 #: literals of that XSD datatype.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pyoxigraph import NamedNode, Quad, Store
 
-from .mapping import base_of, shared_graph
-from .vocabulary import CNN_NS, MLS, PROV, PROV_NS
+from ..graph.mapping import base_of, shared_graph
+from ..graph.vocabulary import CNN_NS, MLS, PROV, PROV_NS
 
 _RUNS = f"""
 SELECT ?run ?id ?graph ?started WHERE {{

@@ -22,9 +22,9 @@ from typing import Any
 
 from pyoxigraph import BlankNode, Literal, NamedNode, Store, Triple, Variable
 
-from .queries import QueryResult, find_query, python_value, run_query
-from .store import StoreError, open_for_reading
-from .vocabulary import CNN_NS, PROV_NS
+from ..graph.vocabulary import CNN_NS, PROV_NS
+from ..storage.store import StoreError, open_for_reading
+from .library import QueryResult, find_query, python_value, run_query
 
 #: Seconds an endpoint may take to connect or to send the next part of its answer.
 DEFAULT_TIMEOUT = 10.0

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from pyoxigraph import Quad, RdfFormat, Store, parse
 
-from .resources import ontology_file
-from .vocabulary import ONTOLOGY_GRAPH
+from ..graph.vocabulary import ONTOLOGY_GRAPH
+from ..resources import ontology_file
 
 #: Where the CLI and the capture API put the store unless told otherwise.
 DEFAULT_STORE = "provenance"

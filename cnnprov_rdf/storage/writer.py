@@ -24,10 +24,10 @@ from typing import Protocol
 
 from pyoxigraph import NamedNode, Quad, RdfFormat, Store, serialize
 
-from .events import Event
-from .mapping import is_write_once, to_quads
+from ..capture.events import Event
+from ..graph.mapping import is_write_once, to_quads
+from ..graph.vocabulary import DEFAULT_BASE
 from .store import purge_write_ahead_log
-from .vocabulary import DEFAULT_BASE
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from pyoxigraph import Store
 
-from ..queries import QueryResult, run_query
-from ..store import open_for_reading
+from ..query.library import QueryResult, run_query
+from ..storage.store import open_for_reading
 
 
 def open_store(store: Store | str | os.PathLike[str]) -> Store:

@@ -17,7 +17,7 @@ from typing import Any
 
 from pyoxigraph import Store
 
-from ..runs import resolve_run
+from ..query.runs import resolve_run
 
 #: Called after each run's section is drawn: (run id, runs done, runs in all).
 Progress = Callable[[str, int, int], None]

@@ -1,0 +1,1 @@
+"""Capture: training → events. Knows no RDF."""

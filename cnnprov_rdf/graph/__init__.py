@@ -1,0 +1,1 @@
+"""Graph: the vocabulary, the IRI scheme, literal conversion, the metric table and the pure event → quad mapping."""

@@ -1,0 +1,1 @@
+"""Interop: RDF and PROV export/import, SHACL validation, OWL-RL reasoning, ontology docs."""

@@ -1,0 +1,1 @@
+"""Query: the canned SPARQL library, parameter binding, run selection, sources and federation."""
