@@ -18,7 +18,8 @@ from .interop.export import EXTENSIONS, FORMATS, ExportError, export
 from .interop.interchange import IMPORT_FORMATS, PROV_EXPORT_FORMATS, InterchangeError, export_prov, import_file
 from .query.library import QueryError, load_queries, run_query
 from .query.runs import RunNotFoundError
-from .storage.store import STORE_ENV, StoreError, compact, default_store_path, open_for_reading
+from .storage.destination import STORE_ENV, default_store_path
+from .storage.store import StoreError, compact, open_for_reading
 
 
 def _json_value(value: Any) -> Any:

@@ -26,7 +26,8 @@ from typing import Any, ClassVar
 
 from ..graph.mapping import RunIris
 from ..graph.vocabulary import DEFAULT_BASE
-from ..storage.store import default_store_path, open_for_writing
+from ..storage.destination import default_store_path
+from ..storage.store import open_for_writing
 from ..storage.writer import AsyncWriter, StoreSink
 from .events import (
     Agents,

@@ -9,6 +9,7 @@ from typing import BinaryIO
 
 from pyoxigraph import NamedNode, Quad, RdfFormat, Store, Triple, serialize
 
+from ..errors import ExportError
 from ..graph.vocabulary import PREFIXES
 from ..query.runs import list_runs, resolve_run, run_quads
 
@@ -24,10 +25,6 @@ FORMATS: dict[str, RdfFormat] = {
 
 #: Usual file extension of each format.
 EXTENSIONS = {"turtle": "ttl", "trig": "trig", "ntriples": "nt", "nquads": "nq", "jsonld": "jsonld", "rdfxml": "rdf"}
-
-
-class ExportError(ValueError):
-    pass
 
 
 def run_graphs(store: Store, runs: Sequence[str] | None) -> list[NamedNode]:

@@ -28,6 +28,7 @@ from pyoxigraph import (
     serialize,
 )
 
+from ..errors import InterchangeError, ProvImportError
 from ..graph.vocabulary import DEFAULT_BASE, PREFIXES, PROV_NS
 from ..query.runs import run_quads
 from ..storage.store import open_for_writing
@@ -62,14 +63,6 @@ EXTENSION_FORMATS = {
 
 #: Named graphs of imported documents without an explicit graph IRI: this prefix + the content's SHA-256[:32].
 IMPORT_GRAPH_BASE = f"{DEFAULT_BASE}import/"
-
-
-class InterchangeError(ValueError):
-    """A PROV export or import cannot be done; the message says why."""
-
-
-class ProvImportError(InterchangeError):
-    """A file cannot be imported (unknown format, malformed content); the store was left unchanged."""
 
 
 @dataclass(frozen=True)

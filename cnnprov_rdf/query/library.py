@@ -30,6 +30,7 @@ from typing import Any
 
 from pyoxigraph import Literal, NamedNode, Store, Variable
 
+from ..errors import QueryError
 from ..graph.vocabulary import XSD_NS
 from ..resources import queries_dir
 from ..storage.store import open_for_reading
@@ -41,10 +42,6 @@ PARAMETER_TYPES = ("run", "iri", "string", "integer", "double", "boolean", "choi
 
 #: A default that leaves the parameter unbound, so that the query covers everything.
 UNBOUND_DEFAULT = "all"
-
-
-class QueryError(ValueError):
-    """A query cannot run as asked: unknown name, missing or ill-typed parameter."""
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pyoxigraph import NamedNode, Quad, Store
 
+from ..errors import RunNotFoundError
 from ..graph.mapping import base_of, shared_graph
 from ..graph.vocabulary import CNN_NS, MLS, PROV, PROV_NS
 
@@ -15,10 +16,6 @@ SELECT ?run ?id ?graph ?started WHERE {{
 
 
 _REFERENCES = (PROV.used, MLS.specifiedBy)
-
-
-class RunNotFoundError(LookupError):
-    """No run matches the reference given; the message lists what the store holds."""
 
 
 def list_runs(store: Store) -> list[tuple[NamedNode, str, NamedNode]]:

@@ -22,16 +22,13 @@ from typing import Any
 
 from pyoxigraph import BlankNode, Literal, NamedNode, Store, Triple, Variable
 
+from ..errors import SourceError
 from ..graph.vocabulary import CNN_NS, PROV_NS
-from ..storage.store import StoreError, open_for_reading
+from ..storage.store import open_for_reading
 from .library import QueryResult, find_query, python_value, run_query
 
 #: Seconds an endpoint may take to connect or to send the next part of its answer.
 DEFAULT_TIMEOUT = 10.0
-
-
-class SourceError(StoreError):
-    """A source cannot answer: the endpoint is unreachable, times out, or rejects the query."""
 
 
 class _Solution:

@@ -39,20 +39,14 @@ from pathlib import Path
 
 from pyoxigraph import DefaultGraph, Quad, RdfFormat, parse, serialize
 
+from ..errors import EndpointError
+
 log = logging.getLogger(__name__)
 
 #: Environment variable naming the directory of spool files (default `~/.cache/cnnprov/spool`).
 SPOOL_ENV = "CNNPROV_SPOOL_DIR"
 
 _REPLAY_CHUNK = 5_000
-
-
-class EndpointError(RuntimeError):
-    """A request to the SPARQL endpoint failed; `transient` is False for a 4xx (a configuration error)."""
-
-    def __init__(self, message: str, *, transient: bool = True) -> None:
-        super().__init__(message)
-        self.transient = transient
 
 
 def update_url(url: str) -> str:

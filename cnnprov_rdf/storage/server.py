@@ -18,11 +18,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import ServerError
+
 DEFAULT_BIND = "127.0.0.1:7878"
-
-
-class ServerError(RuntimeError):
-    pass
 
 
 def oxigraph_executable() -> str:

@@ -8,28 +8,10 @@ from pathlib import Path
 
 from pyoxigraph import Quad, RdfFormat, Store, parse
 
+from ..errors import StoreError, StoreLockedError, StoreNotFoundError
 from ..graph.vocabulary import ONTOLOGY_GRAPH
 from ..resources import ontology_file
-
-#: Where the CLI and the capture API put the store unless told otherwise.
-DEFAULT_STORE = "provenance"
-STORE_ENV = "CNNPROV_STORE"
-
-
-class StoreError(RuntimeError):
-    """A store cannot be opened; the message says which and what to do."""
-
-
-class StoreLockedError(StoreError):
-    pass
-
-
-class StoreNotFoundError(StoreError):
-    pass
-
-
-def default_store_path() -> Path:
-    return Path(os.environ.get(STORE_ENV) or DEFAULT_STORE)
+from .destination import STORE_ENV
 
 
 def open_for_writing(path: str | os.PathLike[str]) -> Store:
