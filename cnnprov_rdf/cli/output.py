@@ -1,0 +1,56 @@
+"""How the CLI prints: result tables (text, CSV, JSON) and progress on a terminal."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # JSON has no NaN/Infinity
+    return value
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def format_rows(columns: Sequence[str], rows: Sequence[dict[str, Any]], fmt: str) -> str:
+    """Rows as an aligned text table, CSV, or a JSON list of objects with plain values."""
+    if fmt == "json":
+        return json.dumps([{c: _json_value(row[c]) for c in columns} for row in rows], indent=2)
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([["" if row[c] is None else row[c] for c in columns] for row in rows])
+        return buffer.getvalue().rstrip("\n")
+    cells = [[_cell(row[c]) for c in columns] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join(lines)
+
+
+def progress(message: str) -> None:
+    """Progress of long operations on a terminal; silent when stderr is not one."""
+    if sys.stderr.isatty():
+        print(message, file=sys.stderr, flush=True)
+
+
+def progress_bar(label: str, done: int, total: int) -> None:
+    """A one-line progress bar on a terminal; silent when stderr is not one."""
+    if not sys.stderr.isatty() or total <= 0:
+        return
+    filled = round(30 * done / total)
+    end = "\n" if done >= total else ""
+    print(f"\r{label} [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}", end=end, file=sys.stderr, flush=True)

@@ -1,0 +1,68 @@
+"""`cnnprov serve`, `status` and `flush`: the store as a SPARQL server, and events spooled for an endpoint."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from ..errors import EndpointError
+from ..storage.endpoint import replay_spool, spool_status
+from ..storage.server import serve_command
+from ..storage.store import open_for_reading
+from .output import format_rows
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    open_for_reading(args.store)  # a clear error for a missing store before the server starts
+    command = serve_command(args.store, args.bind, args.read_write)
+    mode = "read-write" if args.read_write else "read-only"
+    print(f"serving {args.store} ({mode}) at http://{args.bind}/ (SPARQL endpoint /query"
+          f"{', /update' if args.read_write else ''}); Ctrl-C stops it", file=sys.stderr)
+    sys.stderr.flush()
+    os.execv(command[0], command)  # the server replaces this process: signals reach it directly
+    return 0  # not reached
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    spools = spool_status(args.spool_dir)
+    if not spools:
+        print("no spooled events: every captured event reached its endpoint")
+        return 0
+    rows = [{"endpoint": url, "spooled_quads": quads, "spool": str(path)} for url, path, quads in spools]
+    print(format_rows(["endpoint", "spooled_quads", "spool"], rows, "table"))
+    print("replay them with `cnnprov flush` once the endpoint answers")
+    return 0
+
+
+def cmd_flush(args: argparse.Namespace) -> int:
+    targets = [args.spool] if args.spool else [str(path) for _, path, _ in spool_status(args.spool_dir)]
+    failed = 0
+    for target in targets:
+        try:
+            print(f"{target}: {replay_spool(target, url=args.endpoint)} quads sent")
+        except EndpointError as error:
+            failed += 1
+            print(f"cnnprov: error: {target}: {error}", file=sys.stderr)
+    if not targets:
+        print("nothing to flush")
+    return 1 if failed else 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], store: argparse.ArgumentParser) -> None:
+    """Add `serve`, `status` and `flush`."""
+    server = sub.add_parser("serve", parents=[store], help="serve the store with the Oxigraph SPARQL server")
+    server.add_argument("--bind", default="127.0.0.1:7878", help="host:port (default: loopback only)")
+    server.add_argument("--read-write", action="store_true", help="accept SPARQL updates (default: read-only)")
+    server.set_defaults(func=cmd_serve)
+
+    status = sub.add_parser("status", help="events spooled while an endpoint was unreachable")
+    status.add_argument("--spool-dir", type=Path, help="default: $CNNPROV_SPOOL_DIR or ~/.cache/cnnprov/spool")
+    status.set_defaults(func=cmd_status)
+
+    flush = sub.add_parser("flush", help="replay spooled events (e.g. left by a dead training process)")
+    flush.add_argument("spool", nargs="?", help="a spool file or endpoint URL (default: every spool)")
+    flush.add_argument("--endpoint", help="send to this endpoint instead of the one recorded with the spool")
+    flush.add_argument("--spool-dir", type=Path)
+    flush.set_defaults(func=cmd_flush)

@@ -1,0 +1,95 @@
+"""`cnnprov export`, `import`, `validate`, `reason` and `compact`: moving and checking a store's contents."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..interop.export import EXTENSIONS, FORMATS, export
+from ..interop.interchange import IMPORT_FORMATS, PROV_EXPORT_FORMATS, export_prov, import_file
+from ..interop.reasoning import reason, remove_inferences
+from ..interop.validation import validate
+from ..storage.store import compact, open_for_reading
+from .output import progress
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    store = open_for_reading(args.store)
+    if args.format in PROV_EXPORT_FORMATS:
+        text = export_prov(store, args.format, args.run)
+        if args.output is None:
+            print(text)
+            return 0
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+        return 0
+    data = export(store, args.format, args.run, args.output)
+    if data is not None:
+        sys.stdout.buffer.write(data)
+    else:
+        print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    result = import_file(args.store, args.file, graph=args.graph, fmt=args.format)
+    state = "already present, nothing added" if result.already_present else f"{result.quads_added} quads added"
+    print(f"imported {args.file} ({result.format}) into graph <{result.graph}>: {state}")
+    return 0
+
+
+def cmd_reason(args: argparse.Namespace) -> int:
+    if args.remove:
+        print(f"removed {remove_inferences(args.store, args.run)} inferred graph(s)")
+        return 0
+    report = reason(args.store, args.run, progress=progress)  # owlrl takes seconds per run: say which one
+    for run in report.runs:
+        print(f"{run.run}: {run.inferred_triples} inferred triples in <{run.inferred_graph}> "
+              f"({run.seconds:.1f} s), {'consistent' if run.consistent else 'INCONSISTENT'}")
+        for problem in run.inconsistencies:
+            print(f"  inconsistency: {problem}")
+    return 0 if report.consistent else 1
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    report = validate(open_for_reading(args.store), args.run)
+    print(report.text())
+    return 0 if report.conforms else 1
+
+
+def cmd_compact(args: argparse.Namespace) -> int:
+    if not (args.store / "CURRENT").exists():
+        open_for_reading(args.store)  # raises the clear "no provenance store" error
+    before, after = compact(args.store)
+    print(f"compacted {args.store}: {before / 1e6:.1f} MB -> {after / 1e6:.1f} MB")
+    return 0
+
+
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    store: argparse.ArgumentParser,
+    runs: argparse.ArgumentParser,
+) -> None:
+    """Add `export`, `import`, `reason`, `validate` and `compact`."""
+    exporter = sub.add_parser("export", parents=[store, runs], help="export runs as RDF")
+    exporter.add_argument("--format", choices=[*FORMATS, *PROV_EXPORT_FORMATS], default="turtle")
+    exporter.add_argument("-o", "--output", type=Path, help=f"output file (e.g. run.{EXTENSIONS['turtle']})")
+    exporter.set_defaults(func=cmd_export)
+
+    importer = sub.add_parser("import", parents=[store], help="import foreign PROV (RDF, PROV-JSON, PROV-N)")
+    importer.add_argument("file", type=Path)
+    importer.add_argument("--graph", help="named graph IRI (default: derived from the file's content)")
+    importer.add_argument("--format", choices=list(IMPORT_FORMATS), help="default: from the file extension")
+    importer.set_defaults(func=cmd_import)
+
+    reasoner = sub.add_parser("reason", parents=[store, runs], help="OWL-RL closure of runs into removable graphs")
+    reasoner.add_argument("--remove", action="store_true", help="remove the inferred graphs instead")
+    reasoner.set_defaults(func=cmd_reason)
+
+    validator = sub.add_parser("validate", parents=[store, runs], help="check runs against the SHACL shapes")
+    validator.set_defaults(func=cmd_validate)
+
+    compactor = sub.add_parser("compact", parents=[store], help="compact a store no process is writing")
+    compactor.set_defaults(func=cmd_compact)
