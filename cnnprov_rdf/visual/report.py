@@ -17,6 +17,7 @@ from typing import Any
 
 from pyoxigraph import Store
 
+from ..graph.iris import run_id_of
 from ..query.runs import resolve_run
 
 #: Called after each run's section is drawn: (run id, runs done, runs in all).
@@ -72,7 +73,7 @@ def _unique_ids(svg: str, prefix: str) -> str:
 
 
 def _run_id(store: Store, reference: str) -> str:
-    return resolve_run(store, reference)[0].value.rsplit("/", 1)[-1]
+    return run_id_of(resolve_run(store, reference)[0])
 
 
 def _curves(store: Store, run_id: str) -> str:
