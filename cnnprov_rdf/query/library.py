@@ -23,7 +23,7 @@ import difflib
 import math
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from typing import Any
 from pyoxigraph import Literal, NamedNode, Store, Variable
 
 from ..errors import QueryError
+from ..graph.literals import python_value
 from ..graph.vocabulary import XSD_NS
 from ..resources import queries_dir
 from ..storage.store import open_for_reading
@@ -223,28 +224,6 @@ def with_values(text: str, bindings: Mapping[Variable, Any]) -> str:
 
 
 # --- results ----------------------------------------------------------------------------------------
-
-
-def _double(lexical: str) -> float:
-    return float(lexical.replace("INF", "inf"))
-
-
-#: How a literal of each XSD datatype becomes a Python value (others stay strings).
-_CONVERTERS: dict[NamedNode, Callable[[str], Any]] = {
-    **{NamedNode(XSD_NS + name): int for name in ("integer", "int", "long", "short", "nonNegativeInteger")},
-    **{NamedNode(XSD_NS + name): _double for name in ("double", "float", "decimal")},
-    NamedNode(XSD_NS + "boolean"): lambda lexical: lexical in ("true", "1"),
-}
-
-
-def python_value(term: Any) -> Any:
-    """A plain Python value for a result term: numbers as numbers, IRIs and dates as strings."""
-    if term is None:
-        return None
-    if isinstance(term, Literal):
-        convert = _CONVERTERS.get(term.datatype)
-        return term.value if convert is None else convert(term.value)
-    return term.value
 
 
 @dataclass
