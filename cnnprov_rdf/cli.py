@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .graph.metrics import EPOCH_FIELDS
 from .interop.export import EXTENSIONS, FORMATS, ExportError, export
 from .interop.interchange import IMPORT_FORMATS, PROV_EXPORT_FORMATS, InterchangeError, export_prov, import_file
 from .query.library import QueryError, load_queries, run_query
@@ -363,8 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     plotter = sub.add_parser("plot", parents=[common], help="per-epoch curves of runs (matplotlib)")
     plotter.add_argument("--run", action="append", help="run IRI, id or id prefix (repeatable; default: latest)")
-    plotter.add_argument("--metric", default="loss",
-                         choices=["loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "elapsed_seconds"])
+    plotter.add_argument("--metric", default="loss", choices=list(EPOCH_FIELDS))
     plotter.add_argument("-o", "--output", type=Path, default=Path("curves.png"), help="FILE.png or .svg")
     plotter.set_defaults(func=cmd_plot)
 
