@@ -2,17 +2,19 @@
 
 Under a base (`DEFAULT_BASE` unless a tracker is given another):
 
-| what                                        | IRI                                          |
-|---------------------------------------------|----------------------------------------------|
-| a run                                       | `{base}run/{run id}`                         |
-| a node of a run                             | `{base}run/{run id}/{part}/…` (parts quoted) |
-| a run's named graph                         | `{base}graph/{run id}`                       |
-| the inferences about a run                  | `{base}graph/{run id}/inferred`              |
-| a shared node (hyperparameter, measure, architecture) | `{base}{kind}/{key}`               |
-| a shared node's graph (write-once)          | `{base}graph/{kind}/{key}`                   |
-| a dataset                                   | `{base}dataset/{uuid5 of name and location}` |
-| an imported document without a graph name  | `{DEFAULT_BASE}import/{sha256[:32] of it}`   |
-| the ontology                                | `ONTOLOGY_GRAPH`                             |
+| what                                                  | IRI                                                   |
+|-------------------------------------------------------|-------------------------------------------------------|
+| a run                                                 | `{base}run/{run id}`                                  |
+| a node of a run                                       | `{base}run/{run id}/{part}/…` (parts percent-encoded) |
+| a run's named graph                                   | `{base}graph/{run id}`                                |
+| the inferences about a run                            | `{base}graph/{run id}/inferred`                       |
+| a shared node (hyperparameter, measure, architecture) | `{base}{kind}/{key}`                                  |
+| a shared node's graph (write-once)                    | `{base}graph/{kind}/{key}`                            |
+| a metric value of an epoch, batch or test result      | `{result}/metric/{metric name}`                       |
+| a layer of an architecture                            | `{architecture}/layer/{index}`                        |
+| a dataset                                             | `{base}dataset/{uuid5 of its name and location}`      |
+| an imported document without a graph name             | `{DEFAULT_BASE}import/{sha256[:32] of its content}`   |
+| the ontology                                          | `ONTOLOGY_GRAPH`, the ontology's own IRI              |
 
 A shared node is the same for every run that uses it; its graph's name fixes its content (an architecture's
 key is a hash of its description), so writing it once is enough. A run's graph only refers to it.
