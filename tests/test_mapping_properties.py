@@ -34,15 +34,10 @@ from cnnprov_rdf.capture.events import (
     RunSummary,
     ScheduleRecorded,
 )
-from cnnprov_rdf.graph.mapping import (
-    STANDARD_METRICS,
-    base_of,
-    date_time,
-    graph_of,
-    is_write_once,
-    shared_graph,
-    to_quads,
-)
+from cnnprov_rdf.graph.iris import base_of, graph_of, is_write_once, shared_graph
+from cnnprov_rdf.graph.literals import date_time
+from cnnprov_rdf.graph.mapping import to_quads
+from cnnprov_rdf.graph.metrics import STANDARD_METRICS
 from cnnprov_rdf.graph.vocabulary import (
     CLASS_BASE_TYPES,
     CNN_NS,

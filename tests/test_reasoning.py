@@ -13,10 +13,10 @@ from pyoxigraph import NamedNode, Quad
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF
 
+from cnnprov_rdf.graph.iris import INFERRED_SUFFIX
 from cnnprov_rdf.graph.vocabulary import CLASS_BASE_TYPES, CNN_NS, MLS, PROV, RDF_TYPE, XSD_NS
 from cnnprov_rdf.interop.ontology_docs import render_markdown
 from cnnprov_rdf.interop.reasoning import (
-    INFERRED_SUFFIX,
     _run_triples,
     infer,
     inferred_graph_of,

@@ -441,7 +441,7 @@ def _run_events(run_id: str, layers: tuple) -> list:
 
 def test_a_shared_nodes_graph_is_written_once_per_store(tmp_path) -> None:
     from cnnprov_rdf.capture.events import LayerInfo
-    from cnnprov_rdf.graph.mapping import graph_of, is_write_once
+    from cnnprov_rdf.graph.iris import graph_of, is_write_once
     from cnnprov_rdf.storage.store import open_for_writing
 
     layers = (LayerInfo(1, "conv", "Conv2D", 100, filters=4, kernel_size=(3, 3)), LayerInfo(2, "fc", "Dense", 20))

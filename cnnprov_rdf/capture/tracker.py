@@ -25,6 +25,7 @@ from types import TracebackType
 from typing import Any, ClassVar
 
 from ..graph.mapping import RunIris
+from ..graph.metrics import best_tracked
 from ..graph.vocabulary import DEFAULT_BASE
 from ..storage.destination import default_store_path
 from ..storage.store import open_for_writing
@@ -52,8 +53,8 @@ from .schedules import StepDecay
 
 log = logging.getLogger(__name__)
 
-_HIGHER_IS_BETTER = ("accuracy", "val_accuracy")
-_LOWER_IS_BETTER = ("val_loss",)
+_HIGHER_IS_BETTER = best_tracked(higher=True)
+_LOWER_IS_BETTER = best_tracked(higher=False)
 
 
 def now() -> datetime:

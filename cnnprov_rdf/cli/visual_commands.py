@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..graph.metrics import EPOCH_FIELDS
 from ..storage.store import open_for_reading
 from ..visual import build_report, plot_curves, render, run_graph_dot
-from ..visual.plot import METRICS
 from .output import progress_bar
 
 
@@ -52,7 +52,7 @@ def register(
 
     plotter = sub.add_parser("plot", parents=[store], help="per-epoch curves of runs (matplotlib)")
     plotter.add_argument("--run", action="append", help="run IRI, id or id prefix (repeatable; default: latest)")
-    plotter.add_argument("--metric", default="loss", choices=list(METRICS))
+    plotter.add_argument("--metric", default="loss", choices=list(EPOCH_FIELDS))
     plotter.add_argument("-o", "--output", type=Path, default=Path("curves.png"), help="FILE.png or .svg")
     plotter.set_defaults(func=cmd_plot)
 

@@ -4,18 +4,17 @@ No store, no I/O, no clock: the same event always gives the same quads, in the r
 IRIs are derived from the run's UUID under a configurable base, so re-mapping an event is idempotent.
 Nodes that runs share (a hyperparameter, an evaluation measure, an architecture) are described in a graph of
 their own that the run's graph refers to; a grid search stores each of them once.
+
+The rules this applies live beside it: IRIs and graph names in `iris`, literals in `literals`, the known
+metrics in `metrics`.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import math
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from functools import singledispatch
-from urllib.parse import quote
 
 from pyoxigraph import Literal, NamedNode, Quad
 
@@ -27,7 +26,6 @@ from ..capture.events import (
     EpochEnded,
     Event,
     HyperparametersRecorded,
-    HyperparameterValue,
     LayerInfo,
     LearningRateChanged,
     ModelFileSaved,
@@ -37,142 +35,43 @@ from ..capture.events import (
     ScheduleRecorded,
     TestingDone,
 )
-from .vocabulary import CNN, DEFAULT_BASE, MLS, PROV, RDF_TYPE, RDFS, XSD
-
-#: Keras metric names that have their own property; any other metric becomes a `cnn:MetricValue` node.
-STANDARD_METRICS: dict[str, str] = {
-    "loss": "loss",
-    "accuracy": "accuracy",
-    "val_loss": "valLoss",
-    "val_accuracy": "valAccuracy",
-}
+from .iris import (
+    RunIris,
+    architecture_key,
+    definition_key,
+    layer_node,
+    metric_node,
+    shared_graph_of,
+    shared_node,
+)
+from .literals import date_time, double, integer, string, typed
+from .metrics import BEST_PROPERTIES, FINAL_PROPERTIES, STANDARD_METRICS
+from .vocabulary import CNN, DEFAULT_BASE, MLS, PROV, RDF_TYPE, RDFS
 
 Triple = tuple[NamedNode, NamedNode, NamedNode | Literal]
 #: What an event's mapping yields: a triple of the run's graph, or a quad of a shared node's graph.
 Statement = Triple | Quad
 
 
-# --- literals ---------------------------------------------------------------------------------------
-
-
-def double(value: float) -> Literal:
-    """An `xsd:double`; NaN and infinities use the XSD lexical forms `NaN`, `INF`, `-INF`."""
-    value = float(value)
-    if math.isnan(value):
-        lexical = "NaN"
-    elif math.isinf(value):
-        lexical = "INF" if value > 0 else "-INF"
-    else:
-        lexical = repr(value)
-    return Literal(lexical, datatype=XSD.double)
-
-
-def integer(value: int) -> Literal:
-    return Literal(str(int(value)), datatype=XSD.integer)
-
-
-def string(value: str) -> Literal:
-    """An `xsd:string`; undecodable bytes kept by Python as surrogates (odd file names) become `\\udcXX` text."""
-    return Literal(str(value).encode("utf-8", "backslashreplace").decode("utf-8"))
-
-
-def boolean(value: bool) -> Literal:
-    return Literal("true" if value else "false", datatype=XSD.boolean)
-
-
-def date_time(value: datetime) -> Literal:
-    """An `xsd:dateTime` in UTC, so it always carries a valid time zone (naive times are taken as UTC)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return Literal(value.astimezone(UTC).isoformat().replace("+00:00", "Z"), datatype=XSD.dateTime)
-
-
-def typed(value: HyperparameterValue) -> Literal:
-    """A hyperparameter value as the literal of its Python type."""
-    if isinstance(value, bool):
-        return boolean(value)
-    if isinstance(value, int):
-        return integer(value)
-    if isinstance(value, float):
-        return double(value)
-    return string(value)
-
-
-# --- IRIs -------------------------------------------------------------------------------------------
-
-
-class RunIris:
-    """The IRIs of one run's nodes, minted from its UUID under `base`."""
-
-    def __init__(self, run_id: str, base: str = DEFAULT_BASE) -> None:
-        self.base = base
-        self.run_id = run_id
-        self.prefix = f"{base}run/{run_id}"
-        self.run = NamedNode(self.prefix)
-        self.graph = NamedNode(f"{base}graph/{run_id}")
-
-    def node(self, *parts: str | int) -> NamedNode:
-        return NamedNode(self.prefix + "".join(f"/{quote(str(p), safe='')}" for p in parts))
-
-    def dataset(self, name: str, location: str | None) -> NamedNode:
-        key = uuid.uuid5(uuid.NAMESPACE_URL, f"{name}|{location or ''}")
-        return NamedNode(f"{self.base}dataset/{key}")
-
-
-def graph_of(run_id: str, base: str = DEFAULT_BASE) -> NamedNode:
-    """The named graph that holds a run."""
-    return RunIris(run_id, base).graph
-
-
 # --- shared nodes -----------------------------------------------------------------------------------
-# A hyperparameter, an evaluation measure and an architecture are the same for every run that uses them:
-# `{base}{kind}/{key}`, described in a graph of their own, `{base}graph/{kind}/{key}`, whose content the
-# name fixes (an architecture's key is a hash of its description). A run's graph only refers to them.
-
-SHARED_KINDS = ("hyperparameter", "measure", "architecture")
-_SHARED_GRAPHS = tuple(f"/graph/{kind}/" for kind in SHARED_KINDS)
-
-
-def _graph_of_shared(base: str, kind: str, key: str) -> NamedNode:
-    return NamedNode(f"{base}graph/{kind}/{key}")
-
-
-def shared_graph(node: NamedNode, base: str = DEFAULT_BASE) -> NamedNode | None:
-    """The graph that describes `node` if it is a shared node under `base`; None otherwise."""
-    for kind in SHARED_KINDS:
-        key = node.value.removeprefix(f"{base}{kind}/")
-        if key != node.value and key and "/" not in key:
-            return _graph_of_shared(base, kind, key)
-    return None
-
-
-def base_of(run_graph: NamedNode) -> str:
-    """The base under which a run's graph (`{base}graph/{run id}`) was minted."""
-    return run_graph.value.rpartition("graph/")[0]
-
-
-def is_write_once(graph: object) -> bool:
-    """Whether a graph describes a shared node: its name fixes its content, so writing it once is enough."""
-    return isinstance(graph, NamedNode) and any(part in graph.value for part in _SHARED_GRAPHS)
 
 
 @functools.lru_cache(maxsize=64)
 def _architecture(
     model_name: str, parameter_count: int, layers: tuple[LayerInfo, ...], base: str
 ) -> tuple[NamedNode, tuple[Quad, ...]]:
-    """An architecture's IRI (a hash of its name, parameter count and layers, so equal descriptions share it)
-    and the quads of its graph (cached, as are `_definition`'s: a grid search maps the same ones for every run)."""
-    description = repr((model_name, parameter_count, layers)).encode("utf-8", "backslashreplace")
-    key = hashlib.sha256(description).hexdigest()[:32]
-    architecture, graph = NamedNode(f"{base}architecture/{key}"), _graph_of_shared(base, "architecture", key)
+    """An architecture's IRI and the quads of its graph (cached, as are `_definition`'s: a grid search maps
+    the same ones for every run)."""
+    key = architecture_key(model_name, parameter_count, layers)
+    architecture, graph = shared_node("architecture", key, base), shared_graph_of("architecture", key, base)
     return architecture, tuple(Quad(s, p, o, graph) for s, p, o in _layers(layers, architecture))
 
 
 @functools.lru_cache(maxsize=1024)
 def _definition(base: str, kind: str, name: str, cnn_class: str) -> tuple[NamedNode, tuple[Quad, ...]]:
     """A hyperparameter's or a measure's IRI and the quads of its graph: its types and its name as label."""
-    key = quote(name, safe="")
-    node, graph = NamedNode(f"{base}{kind}/{key}"), _graph_of_shared(base, kind, key)
+    key = definition_key(name)
+    node, graph = shared_node(kind, key, base), shared_graph_of(kind, key, base)
     types = (CNN.term(cnn_class), PROV.Entity)
     return node, (*(Quad(node, RDF_TYPE, t, graph) for t in types), Quad(node, RDFS.label, string(name), graph))
 
@@ -208,7 +107,7 @@ def _metrics(owner: NamedNode, metrics: dict[str, float], iris: RunIris, *, all_
         if name in STANDARD_METRICS:
             yield owner, CNN.term(STANDARD_METRICS[name]), double(value)
         if all_as_nodes or name not in STANDARD_METRICS:
-            metric = NamedNode(f"{owner.value}/metric/{quote(name, safe='')}")
+            metric = metric_node(owner, name)
             measure, definition = _definition(iris.base, "measure", name, "EvaluationMeasure")
             yield owner, CNN.hasMetric, metric
             yield from _typed_node(metric, "MetricValue", "Entity")
@@ -328,7 +227,7 @@ def _(event: ArchitectureRecorded, iris: RunIris) -> Iterator[Statement]:
 def _layers(layers: tuple[LayerInfo, ...], architecture: NamedNode) -> Iterator[Triple]:
     """The architecture's layers, for its own graph."""
     for layer in layers:
-        node = NamedNode(f"{architecture.value}/layer/{layer.index}")
+        node = layer_node(architecture, layer.index)
         yield architecture, CNN.hasLayer, node
         yield from _typed_node(node, "Layer", "Entity")
         yield node, CNN.layerIndex, integer(layer.index)
@@ -433,7 +332,7 @@ def _(event: TestingDone, iris: RunIris) -> Iterator[Statement]:
 
 @_triples.register
 def _(event: ModelFileSaved, iris: RunIris) -> Iterator[Statement]:
-    file = iris.node("model-file", str(uuid.uuid5(uuid.NAMESPACE_URL, f"{event.path}|{event.sha256}")))
+    file = iris.model_file(event.path, event.sha256)
     yield from _typed_node(file, "ModelFile", "Entity")
     yield file, PROV.wasGeneratedBy, iris.run
     yield file, PROV.generatedAtTime, date_time(event.saved_at)
@@ -453,15 +352,6 @@ def _(event: RunFailed, iris: RunIris) -> Iterator[Statement]:
     yield error, CNN.errorMessage, string(event.message)
 
 
-_FINAL = {
-    "loss": "finalLoss",
-    "accuracy": "finalAccuracy",
-    "val_loss": "finalValLoss",
-    "val_accuracy": "finalValAccuracy",
-}
-_BEST = {"accuracy": "bestAccuracy", "val_accuracy": "bestValAccuracy", "val_loss": "bestValLoss"}
-
-
 @_triples.register
 def _(event: RunEnded, iris: RunIris) -> Iterator[Statement]:
     run, summary = iris.run, event.summary
@@ -469,7 +359,7 @@ def _(event: RunEnded, iris: RunIris) -> Iterator[Statement]:
     yield run, CNN.status, string(event.status)
     yield run, CNN.epochsCompleted, integer(summary.epochs_completed)
     yield run, CNN.totalTrainingSeconds, double(summary.total_training_seconds)
-    for table, metrics in ((_FINAL, summary.final_metrics), (_BEST, summary.best_metrics)):
+    for table, metrics in ((FINAL_PROPERTIES, summary.final_metrics), (BEST_PROPERTIES, summary.best_metrics)):
         for name, value in metrics.items():
             if name in table:
                 yield run, CNN.term(table[name]), double(value)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pyoxigraph import NamedNode
 
+from .metrics import METRIC_PROPERTIES
+
 PROV_NS = "http://www.w3.org/ns/prov#"
 MLS_NS = "http://www.w3.org/ns/mls#"
 XSD_NS = "http://www.w3.org/2001/XMLSchema#"
@@ -83,20 +85,15 @@ CLASS_BASE_TYPES: dict[str, str] = {
     "User": "Agent",
 }
 
-#: `cnn:` properties and the XSD datatype of their values (object properties map to None).
+#: `cnn:` datatype properties and the XSD datatype of their values (the metric table's are all doubles).
 DATATYPE_PROPERTIES: dict[str, str] = {
+    **dict.fromkeys(METRIC_PROPERTIES, "double"),
     "runId": "string",
     "runName": "string",
     "status": "string",
     "plannedEpochs": "integer",
     "epoch": "integer",
     "batch": "integer",
-    "loss": "double",
-    "accuracy": "double",
-    "valLoss": "double",
-    "valAccuracy": "double",
-    "elapsedSeconds": "double",
-    "learningRate": "double",
     "metricName": "string",
     "hyperparameterName": "string",
     "adaptationId": "string",
@@ -141,13 +138,6 @@ DATATYPE_PROPERTIES: dict[str, str] = {
     "userName": "string",
     "epochsCompleted": "integer",
     "totalTrainingSeconds": "double",
-    "finalLoss": "double",
-    "finalAccuracy": "double",
-    "finalValLoss": "double",
-    "finalValAccuracy": "double",
-    "bestAccuracy": "double",
-    "bestValAccuracy": "double",
-    "bestValLoss": "double",
 }
 
 OBJECT_PROPERTIES: tuple[str, ...] = ("hasMetric", "hasLayer")

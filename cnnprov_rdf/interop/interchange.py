@@ -7,7 +7,6 @@ writes PROV-N or PROV-JSON. Import accepts every RDF syntax pyoxigraph parses pl
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -29,7 +28,8 @@ from pyoxigraph import (
 )
 
 from ..errors import InterchangeError, ProvImportError
-from ..graph.vocabulary import DEFAULT_BASE, PREFIXES, PROV_NS
+from ..graph.iris import DEFAULT_BASE, default_import_graph
+from ..graph.vocabulary import PREFIXES, PROV_NS
 from ..query.runs import run_quads
 from ..storage.store import open_for_writing
 from .export import FORMATS, run_graphs
@@ -60,10 +60,6 @@ EXTENSION_FORMATS = {
     "json": "provjson",
     "provn": "provn",
 }
-
-#: Named graphs of imported documents without an explicit graph IRI: this prefix + the content's SHA-256[:32].
-IMPORT_GRAPH_BASE = f"{DEFAULT_BASE}import/"
-
 
 @dataclass(frozen=True)
 class ImportResult:
@@ -126,11 +122,6 @@ def import_format(file: str | os.PathLike[str], fmt: str | None = None) -> str:
             f"{', '.join(IMPORT_FORMATS)} (extensions: {', '.join('.' + e for e in EXTENSION_FORMATS)})"
         )
     return EXTENSION_FORMATS[extension]
-
-
-def default_import_graph(content: bytes) -> NamedNode:
-    """The named graph a document goes into when none is given: the same content always gets the same graph."""
-    return NamedNode(IMPORT_GRAPH_BASE + hashlib.sha256(content).hexdigest()[:32])
 
 
 _POSITION = re.compile(r"line (\d+)")

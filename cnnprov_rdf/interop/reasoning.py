@@ -26,13 +26,11 @@ from pyoxigraph import NamedNode, Store
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import OWL, RDF, RDFS
 
+from ..graph.iris import inferred_graph_of, is_inferred_graph
 from ..graph.vocabulary import CNN_NS, MLS_NS, OWL_NS, PROV_NS, RDF_NS, RDFS_NS, XSD_NS
 from ..query.runs import list_runs, resolve_run, run_quads
 from ..resources import ontology_file
 from ..storage.store import open_for_writing
-
-#: Appended to a run's graph IRI to name the graph of its inferred triples.
-INFERRED_SUFFIX = "/inferred"
 
 #: Where owlrl records the inconsistencies it finds (as blank nodes typed `ErrorMessage`).
 OWLRL_ERRORS = Namespace("http://www.daml.org/2002/03/agents/agent-ont#")
@@ -53,11 +51,6 @@ _XSD_FLOATING = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([Ee][+-]?[0-9]+)?
 def prov_axioms_file() -> Path:
     """`ontology/prov-axioms.ttl`, next to `cnnprov.ttl` in a checkout or an installed wheel."""
     return ontology_file().parent / "prov-axioms.ttl"
-
-
-def inferred_graph_of(run_graph: NamedNode) -> NamedNode:
-    """The named graph that holds the inferences about the run stored in `run_graph`."""
-    return NamedNode(run_graph.value + INFERRED_SUFFIX)
 
 
 @dataclass
@@ -256,9 +249,7 @@ def remove_inferences(store_path: str | os.PathLike[str], runs: list[str] | None
     store = open_for_writing(store_path)
     try:
         if runs is None:
-            targets = [
-                g for g in store.named_graphs() if isinstance(g, NamedNode) and g.value.endswith(INFERRED_SUFFIX)
-            ]
+            targets = [g for g in store.named_graphs() if is_inferred_graph(g)]
         else:
             targets = [inferred_graph_of(graph) for _, graph in _chosen_runs(store, runs)]
         targets = [g for g in targets if store.contains_named_graph(g)]

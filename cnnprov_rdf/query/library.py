@@ -20,10 +20,9 @@ about 250 times faster on a 1,000-run store). The rows hold the header's columns
 from __future__ import annotations
 
 import difflib
-import math
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ from typing import Any
 from pyoxigraph import Literal, NamedNode, Store, Variable
 
 from ..errors import QueryError
-from ..graph.vocabulary import XSD_NS
+from ..graph.literals import boolean, double, integer, python_value
 from ..resources import queries_dir
 from ..storage.store import open_for_reading
 from .runs import resolve_run
@@ -145,16 +144,14 @@ def _literal(parameter: Parameter, raw: Any) -> Literal:
         if kind == "integer":
             if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
                 raise ValueError
-            return Literal(str(int(raw)), datatype=NamedNode(XSD_NS + "integer"))
+            return integer(int(raw))
         if kind == "double":
-            value = float(raw)
-            lexical = "NaN" if math.isnan(value) else ("INF" if value == math.inf else repr(value))
-            return Literal("-INF" if value == -math.inf else lexical, datatype=NamedNode(XSD_NS + "double"))
+            return double(float(raw))
         if kind == "boolean":
             text = str(raw).lower()
             if text not in ("true", "false", "1", "0"):
                 raise ValueError
-            return Literal("true" if text in ("true", "1") else "false", datatype=NamedNode(XSD_NS + "boolean"))
+            return boolean(text in ("true", "1"))
     except (TypeError, ValueError):
         raise QueryError(f"parameter {parameter.name!r} must be {kind}, got {raw!r}") from None
     return Literal(str(raw))
@@ -223,28 +220,6 @@ def with_values(text: str, bindings: Mapping[Variable, Any]) -> str:
 
 
 # --- results ----------------------------------------------------------------------------------------
-
-
-def _double(lexical: str) -> float:
-    return float(lexical.replace("INF", "inf"))
-
-
-#: How a literal of each XSD datatype becomes a Python value (others stay strings).
-_CONVERTERS: dict[NamedNode, Callable[[str], Any]] = {
-    **{NamedNode(XSD_NS + name): int for name in ("integer", "int", "long", "short", "nonNegativeInteger")},
-    **{NamedNode(XSD_NS + name): _double for name in ("double", "float", "decimal")},
-    NamedNode(XSD_NS + "boolean"): lambda lexical: lexical in ("true", "1"),
-}
-
-
-def python_value(term: Any) -> Any:
-    """A plain Python value for a result term: numbers as numbers, IRIs and dates as strings."""
-    if term is None:
-        return None
-    if isinstance(term, Literal):
-        convert = _CONVERTERS.get(term.datatype)
-        return term.value if convert is None else convert(term.value)
-    return term.value
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyoxigraph import NamedNode, Quad, Store
 
 from ..errors import RunNotFoundError
-from ..graph.mapping import base_of, shared_graph
+from ..graph.iris import base_of, shared_graph
 from ..graph.vocabulary import CNN_NS, MLS, PROV, PROV_NS
 
 _RUNS = f"""

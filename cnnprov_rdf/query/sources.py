@@ -23,6 +23,7 @@ from typing import Any
 from pyoxigraph import BlankNode, Literal, NamedNode, Store, Triple, Variable
 
 from ..errors import SourceError
+from ..graph.metrics import COMPARE_FIELDS
 from ..graph.vocabulary import CNN_NS, PROV_NS
 from ..storage.store import open_for_reading
 from .library import QueryResult, find_query, python_value, run_query
@@ -179,9 +180,6 @@ def federated_query(
     return QueryResult(query, ["source", *query.columns], rows)
 
 
-_EPOCH_FIELDS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds")
-
-
 def federated_compare(
     source_a: Source | str | os.PathLike[str], run_a: str,
     source_b: Source | str | os.PathLike[str], run_b: str,
@@ -192,7 +190,7 @@ def federated_compare(
     for suffix, source, run in (("a", source_a, run_a), ("b", source_b, run_b)):
         for row in run_query(as_source(source), "compare-runs", a=run, b=run).rows:
             merged = per_epoch.setdefault(row["epoch"], {"epoch": row["epoch"]})
-            merged.update({f"{field}_{suffix}": row[f"{field}_a"] for field in _EPOCH_FIELDS})
+            merged.update({f"{field}_{suffix}": row[f"{field}_a"] for field in COMPARE_FIELDS})
     query = find_query("compare-runs")
     rows = [{column: per_epoch[epoch].get(column) for column in query.columns} for epoch in sorted(per_epoch)]
     return QueryResult(query, list(query.columns), rows)

@@ -9,7 +9,7 @@ from pathlib import Path
 from pyoxigraph import Quad, RdfFormat, Store, parse
 
 from ..errors import StoreError, StoreLockedError, StoreNotFoundError
-from ..graph.vocabulary import ONTOLOGY_GRAPH
+from ..graph.iris import ONTOLOGY_GRAPH
 from ..resources import ontology_file
 from .destination import STORE_ENV
 

@@ -25,7 +25,8 @@ from typing import Protocol
 from pyoxigraph import NamedNode, Quad, RdfFormat, Store, serialize
 
 from ..capture.events import Event
-from ..graph.mapping import is_write_once, to_quads
+from ..graph.iris import is_write_once
+from ..graph.mapping import to_quads
 from ..graph.vocabulary import DEFAULT_BASE
 from .store import purge_write_ahead_log
 

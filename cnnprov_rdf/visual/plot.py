@@ -12,13 +12,11 @@ from typing import Any
 
 from pyoxigraph import Store
 
-#: The per-epoch columns of `epoch-metrics` that can be plotted.
-METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "elapsed_seconds")
+from ..graph.metrics import EPOCH_FIELDS
+from ..graph.metrics import label as metric_label
 
-_TITLES = {
-    "loss": "Training loss", "accuracy": "Training accuracy", "val_loss": "Validation loss",
-    "val_accuracy": "Validation accuracy", "learning_rate": "Learning rate", "elapsed_seconds": "Epoch time (s)",
-}
+#: The per-epoch columns of `epoch-metrics` that can be plotted.
+METRICS = EPOCH_FIELDS
 
 
 def plot_curves(
@@ -67,7 +65,7 @@ def plot_curves(
             adapted = True
     axes.set_xlabel("epoch")
     axes.set_ylabel(metric)
-    axes.set_title(_TITLES[metric])
+    axes.set_title(metric_label(metric))
     axes.xaxis.get_major_locator().set_params(integer=True)
     axes.grid(True, alpha=0.3)
     handles, _ = axes.get_legend_handles_labels()

@@ -17,6 +17,8 @@ from typing import Any
 
 from pyoxigraph import Store
 
+from ..graph.iris import run_id_of
+from ..graph.metrics import TRAINING_METRICS
 from ..query.runs import resolve_run
 
 #: Called after each run's section is drawn: (run id, runs done, runs in all).
@@ -72,14 +74,14 @@ def _unique_ids(svg: str, prefix: str) -> str:
 
 
 def _run_id(store: Store, reference: str) -> str:
-    return resolve_run(store, reference)[0].value.rsplit("/", 1)[-1]
+    return run_id_of(resolve_run(store, reference)[0])
 
 
 def _curves(store: Store, run_id: str) -> str:
     from .plot import figure_svg, plot_curves
 
     parts = []
-    for metric in ("loss", "accuracy"):
+    for metric in TRAINING_METRICS:
         figure = plot_curves(store, [run_id], metric=metric, size=(6.0, 3.6))
         parts.append(_unique_ids(figure_svg(figure, salt=f"{run_id}-{metric}"), f"c-{run_id[:8]}-{metric}-"))
     return '<figure class="curves">' + "".join(parts) + "</figure>"
@@ -160,7 +162,7 @@ def build_report(
         ids = [row["run_id"] for row in selected]
         comparison = [
             _unique_ids(figure_svg(plot_curves(store, ids, metric=m, size=(6.0, 3.6)), salt=f"all-{m}"), f"all-{m}-")
-            for m in ("loss", "accuracy")
+            for m in TRAINING_METRICS
         ]
         parts += ["<h2>All runs</h2>", '<figure class="curves" id="comparison">' + "".join(comparison) + "</figure>"]
     ranking = query(store, "config-ranking")

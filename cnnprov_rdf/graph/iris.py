@@ -1,0 +1,170 @@
+"""The IRI and named-graph scheme: every rule that mints or reads an IRI of the data lives here.
+
+Under a base (`DEFAULT_BASE` unless a tracker is given another):
+
+| what                                                  | IRI                                                   |
+|-------------------------------------------------------|-------------------------------------------------------|
+| a run                                                 | `{base}run/{run id}`                                  |
+| a node of a run                                       | `{base}run/{run id}/{part}/…` (parts percent-encoded) |
+| a run's named graph                                   | `{base}graph/{run id}`                                |
+| the inferences about a run                            | `{base}graph/{run id}/inferred`                       |
+| a shared node (hyperparameter, measure, architecture) | `{base}{kind}/{key}`                                  |
+| a shared node's graph (write-once)                    | `{base}graph/{kind}/{key}`                            |
+| a metric value of an epoch, batch or test result      | `{result}/metric/{metric name}`                       |
+| a layer of an architecture                            | `{architecture}/layer/{index}`                        |
+| a dataset                                             | `{base}dataset/{uuid5 of its name and location}`      |
+| an imported document without a graph name             | `{DEFAULT_BASE}import/{sha256[:32] of its content}`   |
+| the ontology                                          | `ONTOLOGY_GRAPH`, the ontology's own IRI              |
+
+A shared node is the same for every run that uses it; its graph's name fixes its content (an architecture's
+key is a hash of its description), so writing it once is enough. A run's graph only refers to it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from urllib.parse import quote
+
+from pyoxigraph import NamedNode
+
+from ..capture.events import LayerInfo
+from .vocabulary import DEFAULT_BASE, ONTOLOGY_GRAPH
+
+__all__ = [
+    "DEFAULT_BASE",
+    "IMPORT_GRAPH_BASE",
+    "INFERRED_SUFFIX",
+    "ONTOLOGY_GRAPH",
+    "SHARED_KINDS",
+    "RunIris",
+    "architecture_key",
+    "base_of",
+    "default_import_graph",
+    "definition_key",
+    "graph_of",
+    "inferred_graph_of",
+    "is_inferred_graph",
+    "is_write_once",
+    "layer_node",
+    "metric_node",
+    "run_id_of",
+    "shared_graph",
+    "shared_graph_of",
+    "shared_node",
+]
+
+#: The kinds of shared nodes, each described in a graph of its own.
+SHARED_KINDS = ("hyperparameter", "measure", "architecture")
+_SHARED_GRAPHS = tuple(f"/graph/{kind}/" for kind in SHARED_KINDS)
+
+#: Appended to a run's graph IRI to name the graph of its inferred triples.
+INFERRED_SUFFIX = "/inferred"
+
+#: Named graphs of imported documents without an explicit graph IRI: this prefix + the content's SHA-256[:32].
+IMPORT_GRAPH_BASE = f"{DEFAULT_BASE}import/"
+
+
+class RunIris:
+    """The IRIs of one run's nodes, minted from its UUID under `base`."""
+
+    def __init__(self, run_id: str, base: str = DEFAULT_BASE) -> None:
+        self.base = base
+        self.run_id = run_id
+        self.prefix = f"{base}run/{run_id}"
+        self.run = NamedNode(self.prefix)
+        self.graph = NamedNode(f"{base}graph/{run_id}")
+
+    def node(self, *parts: str | int) -> NamedNode:
+        """A node of the run: `{run}/{part}/…`, each part percent-encoded."""
+        return NamedNode(self.prefix + "".join(f"/{quote(str(p), safe='')}" for p in parts))
+
+    def dataset(self, name: str, location: str | None) -> NamedNode:
+        """A dataset, the same for every run that names it at the same location."""
+        key = uuid.uuid5(uuid.NAMESPACE_URL, f"{name}|{location or ''}")
+        return NamedNode(f"{self.base}dataset/{key}")
+
+    def model_file(self, path: str, sha256: str) -> NamedNode:
+        """A saved model file of the run, named by its path and content."""
+        return self.node("model-file", str(uuid.uuid5(uuid.NAMESPACE_URL, f"{path}|{sha256}")))
+
+
+def graph_of(run_id: str, base: str = DEFAULT_BASE) -> NamedNode:
+    """The named graph that holds a run."""
+    return RunIris(run_id, base).graph
+
+
+def base_of(run_graph: NamedNode) -> str:
+    """The base under which a run's graph (`{base}graph/{run id}`) was minted: `base_of(graph_of(i, b)) == b`."""
+    return run_graph.value.rpartition("graph/")[0]
+
+
+def run_id_of(run: NamedNode) -> str:
+    """The run id in a run's IRI (`{base}run/{run id}`)."""
+    return run.value.rsplit("/", 1)[-1]
+
+
+# --- shared nodes -----------------------------------------------------------------------------------
+
+
+def shared_node(kind: str, key: str, base: str = DEFAULT_BASE) -> NamedNode:
+    """A shared node: `{base}{kind}/{key}`."""
+    return NamedNode(f"{base}{kind}/{key}")
+
+
+def shared_graph_of(kind: str, key: str, base: str = DEFAULT_BASE) -> NamedNode:
+    """The graph that describes the shared node `{base}{kind}/{key}`: `{base}graph/{kind}/{key}`."""
+    return NamedNode(f"{base}graph/{kind}/{key}")
+
+
+def shared_graph(node: NamedNode, base: str = DEFAULT_BASE) -> NamedNode | None:
+    """The graph that describes `node` if it is a shared node under `base`; None otherwise."""
+    for kind in SHARED_KINDS:
+        key = node.value.removeprefix(f"{base}{kind}/")
+        if key != node.value and key and "/" not in key:
+            return shared_graph_of(kind, key, base)
+    return None
+
+
+def is_write_once(graph: object) -> bool:
+    """Whether a graph describes a shared node: its name fixes its content, so writing it once is enough."""
+    return isinstance(graph, NamedNode) and any(part in graph.value for part in _SHARED_GRAPHS)
+
+
+def definition_key(name: str) -> str:
+    """The key of a hyperparameter or measure named `name`: the name, percent-encoded."""
+    return quote(name, safe="")
+
+
+def architecture_key(model_name: str, parameter_count: int, layers: tuple[LayerInfo, ...]) -> str:
+    """An architecture's key: a hash of its name, parameter count and layers, so equal descriptions share it."""
+    description = repr((model_name, parameter_count, layers)).encode("utf-8", "backslashreplace")
+    return hashlib.sha256(description).hexdigest()[:32]
+
+
+def layer_node(architecture: NamedNode, index: int) -> NamedNode:
+    """A layer of an architecture: `{architecture}/layer/{index}`."""
+    return NamedNode(f"{architecture.value}/layer/{index}")
+
+
+def metric_node(owner: NamedNode, name: str) -> NamedNode:
+    """The `cnn:MetricValue` node of metric `name` on an epoch, batch or test result."""
+    return NamedNode(f"{owner.value}/metric/{quote(name, safe='')}")
+
+
+# --- other graphs -----------------------------------------------------------------------------------
+
+
+def inferred_graph_of(run_graph: NamedNode) -> NamedNode:
+    """The named graph that holds the inferences about the run stored in `run_graph`."""
+    return NamedNode(run_graph.value + INFERRED_SUFFIX)
+
+
+def is_inferred_graph(graph: object) -> bool:
+    """Whether a graph holds the inferences about a run."""
+    return isinstance(graph, NamedNode) and graph.value.endswith(INFERRED_SUFFIX)
+
+
+def default_import_graph(content: bytes) -> NamedNode:
+    """The named graph a document goes into when none is given: the same content always gets the same graph."""
+    return NamedNode(IMPORT_GRAPH_BASE + hashlib.sha256(content).hexdigest()[:32])
