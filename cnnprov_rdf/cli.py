@@ -16,7 +16,8 @@ from typing import Any
 
 from .interop.export import EXTENSIONS, FORMATS, ExportError, export
 from .interop.interchange import IMPORT_FORMATS, PROV_EXPORT_FORMATS, InterchangeError, export_prov, import_file
-from .query.library import QueryError, load_queries, run_query
+from .query.execute import run_query
+from .query.library import QueryError, load_queries
 from .query.runs import RunNotFoundError
 from .storage.destination import STORE_ENV, default_store_path
 from .storage.store import StoreError, compact, open_for_reading
@@ -70,7 +71,7 @@ def _sources(args: argparse.Namespace) -> list[Any]:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    from .query.sources import federated_query
+    from .query.federation import federated_query
 
     params = _parse_params(args.param)
     if args.run is not None:
@@ -92,7 +93,7 @@ def _run_at_source(reference: str) -> tuple[str, str]:
 
 
 def cmd_federate(args: argparse.Namespace) -> int:
-    from .query.sources import federated_compare, shared_datasets
+    from .query.federation import federated_compare, shared_datasets
 
     if args.what == "compare-runs":
         if not (args.a and args.b):

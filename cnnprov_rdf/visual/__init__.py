@@ -11,7 +11,7 @@ from typing import Any
 
 from pyoxigraph import Store
 
-from ..query.library import QueryResult, run_query
+from ..query.execute import QueryResult, run_query
 from ..storage.store import open_for_reading
 
 
