@@ -12,6 +12,9 @@ from typing import Any
 
 from pyoxigraph import Store
 
+from ..errors import RenderError
+from ._store import open_store, query
+
 #: The per-epoch columns of `epoch-metrics` that can be plotted.
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "elapsed_seconds")
 
@@ -39,10 +42,8 @@ def plot_curves(
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
-    from . import open_store, query
-
     if metric not in METRICS:
-        raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+        raise RenderError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
     store = open_store(store)
     figure = Figure(figsize=size, layout="constrained")
     FigureCanvasAgg(figure)
