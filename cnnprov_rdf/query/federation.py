@@ -14,7 +14,7 @@ from typing import Any
 
 from pyoxigraph import Literal, NamedNode, Store
 
-from ..errors import SourceError
+from ..errors import ConfigurationError, SourceError
 from ..graph.vocabulary import CNN_NS, PROV_NS
 from ..storage.store import open_for_reading
 from .execute import QueryResult, run_query
@@ -113,7 +113,10 @@ def service_runs_query(endpoints: Sequence[str]) -> str:
                f"OPTIONAL {{ ?run <{CNN_NS}runName> ?name }}")
     branches = [f'{{ {pattern} BIND("local" AS ?source) }}']
     for url in endpoints:
-        service = NamedNode(url)  # checks the URL is an IRI
+        try:
+            service = NamedNode(url)  # checks the URL is an IRI
+        except ValueError:
+            raise ConfigurationError(f"{url!r} is not an endpoint URL for SERVICE") from None
         branches.append(f"{{ SERVICE {service} {{ {pattern} }} BIND({Literal(url)} AS ?source) }}")
     union = " UNION ".join(branches)
     return f"SELECT ?source ?run_id ?name ?started WHERE {{ {union} }} ORDER BY ?source DESC(?started)"
