@@ -11,7 +11,7 @@ from .capture.schedules import StepDecay
 from .capture.tracker import Run, Tracker
 from .errors import CnnprovError
 from .interop.export import export
-from .query.library import QueryResult, run_query
+from .query.execute import QueryResult, run_query
 from .storage.store import open_for_reading, open_for_writing
 
 __all__ = [

@@ -39,7 +39,7 @@ from cnnprov_rdf.capture.schedules import StepDecay
 from cnnprov_rdf.demo.alexnet import build_alexnet
 from cnnprov_rdf.demo.datasets import ImageDataset, load_dataset
 from cnnprov_rdf.keras import ProvenanceCallback
-from cnnprov_rdf.query.library import run_query
+from cnnprov_rdf.query.execute import run_query
 from cnnprov_rdf.storage.store import open_for_reading
 
 CPU_GRID = {"epochs": [2, 4, 8], "learning_rates": [0.0005, 0.001, 0.002], "repeats": 2}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cnnprov_rdf.query.library import run_query
+from cnnprov_rdf.query.execute import run_query
 from cnnprov_rdf.storage.store import StoreLockedError, open_for_reading, open_for_writing
 
 TRAINER = Path(__file__).with_name("_train_in_subprocess.py")

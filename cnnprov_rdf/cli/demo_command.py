@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ..interop.export import export
-from ..query.library import run_query
+from ..query.execute import run_query
 from ..storage.store import open_for_reading
 from .output import format_rows
 

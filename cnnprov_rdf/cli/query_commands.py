@@ -7,8 +7,9 @@ import json
 from pathlib import Path
 
 from ..errors import ConfigurationError
-from ..query.library import load_queries, run_query
-from ..query.sources import federated_compare, federated_query, shared_datasets
+from ..query.execute import run_query
+from ..query.federation import federated_compare, federated_query, shared_datasets
+from ..query.library import load_queries
 from .options import add_sources, parse_params, sources
 from .output import format_rows
 

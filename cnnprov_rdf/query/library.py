@@ -1,4 +1,4 @@
-"""The canned query library: `.rq` files found by name, parameters bound as typed RDF terms, rows out.
+"""The canned query library: `.rq` files found by name, each with a header of title, parameters and columns.
 
 Each file starts with a comment header:
 
@@ -9,12 +9,7 @@ Each file starts with a comment header:
 
 Types: run, iri, string, integer, double, boolean, and choice[a,b,c]. `default=all` leaves the parameter
 unbound, so the query covers everything (a `run` parameter also accepts `all`, `latest` and `previous`).
-Parameter values never enter the query text as text: each is resolved and checked, made an RDF term, and
-joined in as a `VALUES` block at the start of the query's outer WHERE group, written out by pyoxigraph's
-term serializer (so a value can only ever be one IRI or one escaped literal), and again wherever the
-query has a `#@values` comment line (OPTIONAL and UNION groups are evaluated on their own). A VALUES block at the start,
-rather than pyoxigraph's substitutions, lets the engine use the bound value to pick its indexes (measured
-about 250 times faster on a 1,000-run store). The rows hold the header's columns only.
+`binding` turns parameter values into RDF terms; `execute` runs a query and gives its rows.
 """
 
 from __future__ import annotations
@@ -22,18 +17,12 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pyoxigraph import Literal, NamedNode, Store, Variable
-
 from ..errors import QueryError
-from ..graph.literals import boolean, double, integer, python_value
 from ..resources import queries_dir
-from ..storage.store import open_for_reading
-from .runs import resolve_run
 
 #: Parameter types: `run` and `iri` are bound as IRIs, `choice` as one of its listed strings, others as
 #: literals of that XSD datatype.
@@ -127,143 +116,10 @@ def load_queries(extra_dir: str | os.PathLike[str] | None = None) -> dict[str, C
 
 
 def find_query(name: str, extra_dir: str | os.PathLike[str] | None = None) -> CannedQuery:
+    """The query called `name`; an unknown name is a QueryError suggesting close ones."""
     queries = load_queries(extra_dir)
     if name in queries:
         return queries[name]
     close = difflib.get_close_matches(name, queries, n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     raise QueryError(f"unknown query {name!r}{hint} (`cnnprov queries` lists them)")
-
-
-# --- binding ----------------------------------------------------------------------------------------
-
-
-def _literal(parameter: Parameter, raw: Any) -> Literal:
-    kind = parameter.type
-    try:
-        if kind == "integer":
-            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
-                raise ValueError
-            return integer(int(raw))
-        if kind == "double":
-            return double(float(raw))
-        if kind == "boolean":
-            text = str(raw).lower()
-            if text not in ("true", "false", "1", "0"):
-                raise ValueError
-            return boolean(text in ("true", "1"))
-    except (TypeError, ValueError):
-        raise QueryError(f"parameter {parameter.name!r} must be {kind}, got {raw!r}") from None
-    return Literal(str(raw))
-
-
-def bind_parameters(query: CannedQuery, store: Store, given: Mapping[str, Any]) -> dict[Variable, Any]:
-    """Check the given parameters against the header and turn them into RDF terms."""
-    known = {p.name: p for p in query.parameters}
-    unknown = sorted(set(given) - set(known))
-    if unknown:
-        expected = ", ".join(known) or "none"
-        raise QueryError(f"query {query.name!r} has no parameter {unknown[0]!r} (parameters: {expected})")
-    bindings: dict[Variable, Any] = {}
-    for parameter in query.parameters:
-        raw = given.get(parameter.name, parameter.default)
-        if raw == UNBOUND_DEFAULT and (parameter.default == UNBOUND_DEFAULT or parameter.type == "run"):
-            continue
-        if raw is None:
-            if parameter.required:
-                raise QueryError(f"query {query.name!r} needs the parameter {parameter.name!r} ({parameter.type})")
-            continue
-        if parameter.type == "run":
-            try:
-                term: Any = resolve_run(store, str(raw))[0]
-            except LookupError as error:
-                raise QueryError(str(error)) from None
-        elif parameter.type == "iri":
-            try:
-                term = NamedNode(str(raw))
-            except ValueError:
-                raise QueryError(f"parameter {parameter.name!r} must be an IRI, got {raw!r}") from None
-        elif parameter.type == "choice":
-            if str(raw) not in parameter.choices:
-                raise QueryError(
-                    f"parameter {parameter.name!r} must be one of {', '.join(parameter.choices)}; got {raw!r}"
-                )
-            term = Literal(str(raw))
-        else:
-            term = _literal(parameter, raw)
-        bindings[Variable(parameter.name)] = term
-    return bindings
-
-
-_OUTER_WHERE = re.compile(r"\bWHERE\s*\{", re.IGNORECASE)
-
-
-#: A comment line that marks a further place for the VALUES block, e.g. inside an OPTIONAL or UNION branch,
-#: which the engine evaluates on its own: binding there too keeps it from scanning every run.
-VALUES_MARKER = re.compile(r"(?m)^[ \t]*#@values[ \t]*$")
-
-
-def with_values(text: str, bindings: Mapping[Variable, Any]) -> str:
-    """The query with a one-row `VALUES` block of the bound terms opening its outer WHERE group, and in place
-    of every `#@values` line. (A parameter's variable must mean that parameter throughout the query.)"""
-    if not bindings:
-        return text
-    variables = " ".join(str(variable) for variable in bindings)
-    terms = " ".join(str(term) for term in bindings.values())
-    block = f" VALUES ({variables}) {{ ({terms}) }}"
-    text = VALUES_MARKER.sub(lambda _: block, text)
-    uncommented = re.sub(r"(?m)^\s*#.*$", lambda m: " " * len(m.group()), text)
-    match = _OUTER_WHERE.search(uncommented)
-    if match is None:
-        raise QueryError("a query with parameters needs a 'WHERE {' group to bind them in")
-    return text[: match.end()] + block + text[match.end():]
-
-
-# --- results ----------------------------------------------------------------------------------------
-
-
-@dataclass
-class QueryResult:
-    """Rows of a canned query, as dicts of plain values in column order."""
-
-    query: CannedQuery
-    columns: list[str]
-    rows: list[dict[str, Any]] = field(default_factory=list)
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        return iter(self.rows)
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def to_dataframe(self) -> Any:
-        """A pandas DataFrame (pandas must be installed)."""
-        import pandas as pd
-
-        return pd.DataFrame(self.rows, columns=self.columns)
-
-
-def run_query(
-    store: Any,
-    name: str,
-    *,
-    queries_dir: str | os.PathLike[str] | None = None,
-    **params: Any,
-) -> QueryResult:
-    """Run the canned query `name` on a store (a pyoxigraph Store or a store path, opened read-only) or on a
-    `sources.Source` (an `http(s)://` string means a SPARQL endpoint)."""
-    query = find_query(name, queries_dir)
-    if isinstance(store, (str, os.PathLike)):
-        from .sources import EndpointSource, is_endpoint
-
-        store = EndpointSource(str(store)) if is_endpoint(store) else open_for_reading(store)
-    bindings = bind_parameters(query, store, params)
-    solutions = store.query(with_values(query.text, bindings), use_default_graph_as_union=True)
-    projected = [v.value for v in solutions.variables]  # type: ignore[union-attr]
-    missing = [column for column in query.columns if column not in projected]
-    if missing:
-        raise QueryError(f"{query.path}: the header names columns the query does not select: {missing}")
-    columns = list(query.columns)
-    positions = [(column, projected.index(column)) for column in columns]  # by position: faster than by name
-    rows = [{column: python_value(solution[i]) for column, i in positions} for solution in solutions]
-    return QueryResult(query, columns, rows)

@@ -15,6 +15,9 @@ from typing import Any
 
 from pyoxigraph import Store
 
+from ..errors import RenderError
+from ._store import open_store, query
+
 #: Fill colour and shape of each PROV kind (the PROV-O diagram conventions).
 STYLE: dict[str, dict[str, str]] = {
     "Entity": {"shape": "ellipse", "fillcolor": "#FFFC87", "color": "#808080"},
@@ -49,8 +52,6 @@ class _Node:
 
 
 def _graph_rows(store: Store, run: str) -> list[dict[str, Any]]:
-    from . import query
-
     return query(store, "run-graph", run=run).rows
 
 
@@ -64,8 +65,6 @@ def run_graph_dot(
     `all_epochs`; hyperparameter settings are listed (`name = value`) in one node, or drawn one node each
     with `all_hyperparameters`."""
     import graphviz
-
-    from . import open_store
 
     rows = _graph_rows(open_store(store), run)
     nodes: dict[str, _Node] = {}
@@ -124,7 +123,7 @@ def render(dot: str, path: str | os.PathLike[str]) -> Path:
         path.write_text(dot, encoding="utf-8")
         return path
     if suffix not in ("svg", "png", "pdf"):
-        raise ValueError(f"cannot render a graph as {path.name}: use .svg, .png, .pdf or .dot")
+        raise RenderError(f"cannot render a graph as {path.name}: use .svg, .png, .pdf or .dot")
     import graphviz
 
     path.write_bytes(graphviz.Source(dot).pipe(format=suffix))

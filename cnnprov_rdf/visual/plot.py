@@ -12,8 +12,10 @@ from typing import Any
 
 from pyoxigraph import Store
 
+from ..errors import RenderError
 from ..graph.metrics import EPOCH_FIELDS
 from ..graph.metrics import label as metric_label
+from ._store import open_store, query
 
 #: The per-epoch columns of `epoch-metrics` that can be plotted.
 METRICS = EPOCH_FIELDS
@@ -37,10 +39,8 @@ def plot_curves(
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
-    from . import open_store, query
-
     if metric not in METRICS:
-        raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+        raise RenderError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
     store = open_store(store)
     figure = Figure(figsize=size, layout="constrained")
     FigureCanvasAgg(figure)
