@@ -157,9 +157,8 @@ class Tracker:
             self.writer = AsyncWriter(EndpointSink(self.endpoint), base=base, max_pending=max_pending, linger=linger)
             return
         self.store_path = Path(store) if store is not None else default_store_path()
-        sink = StoreSink(open_for_writing(self.store_path), self.store_path)
-        spool = self.store_path.with_name(self.store_path.name + ".unwritten.nq")
-        self.writer = AsyncWriter(sink, base=base, spool_path=spool, max_pending=max_pending, linger=linger)
+        sink = StoreSink(open_for_writing(self.store_path), self.store_path)  # spools to the user cache folder
+        self.writer = AsyncWriter(sink, base=base, max_pending=max_pending, linger=linger)
 
     _shared: ClassVar[dict[tuple[Path | str, str], list[Any]]] = {}
     _shared_lock: ClassVar[threading.Lock] = threading.Lock()

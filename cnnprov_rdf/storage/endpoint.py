@@ -40,21 +40,16 @@ from pyoxigraph import DefaultGraph, Quad
 from ..errors import EndpointError
 from . import spool
 from .destination import Endpoint, is_endpoint_url
+from .spool import SPOOL_ENV as SPOOL_ENV  # re-exported: where it was before the one spool
+from .spool import default_spool_dir
 
 log = logging.getLogger(__name__)
 
-#: Environment variable naming the directory of spool files (default `~/.cache/cnnprov/spool`).
-SPOOL_ENV = "CNNPROV_SPOOL_DIR"
 
 
 def update_url(url: str) -> str:
     """The SPARQL Update URL of an endpoint given by its base, query or update URL (`Endpoint.update_url`)."""
     return Endpoint(url).update_url
-
-
-def default_spool_dir() -> Path:
-    configured = os.environ.get(SPOOL_ENV)
-    return Path(configured) if configured else Path.home() / ".cache" / "cnnprov" / "spool"
 
 
 def default_spool_path(url: str, spool_dir: Path | None = None) -> Path:
@@ -209,7 +204,8 @@ class EndpointSink:
 def spool_status(spool_dir: str | os.PathLike[str] | None = None) -> list[tuple[str, Path, int]]:
     """Every non-empty spool in `spool_dir`: (endpoint URL, spool file, quads waiting)."""
     directory = Path(spool_dir) if spool_dir is not None else default_spool_dir()
-    return [(_spool_url(path) or "?", path, quads) for path, quads in spool.waiting_spools(directory)]
+    return [(_spool_url(path) or "?", path, quads) for path, quads in spool.waiting_spools(directory)
+            if not path.name.startswith("store-")]  # a store's spool: `cnnprov flush` replays it into the store
 
 
 def _spool_url(path: Path) -> str | None:
