@@ -2,8 +2,9 @@
 
 A `StoreSink` hands a batch to the store as N-Quads text: a small batch as one transaction (`Store.load`), a
 large one (a backlog, a flood, an import) through the bulk loader (`Store.bulk_load`), which writes sorted
-files straight into the store, 3–5 times faster and about half the size on disk, but costs a fixed ~50 ms per
-call, so it only pays from `bulk_quads` quads on. Both parse outside the interpreter lock.
+files straight into the store, at a third to a half of the CPU per quad from about 1,000 epoch records on
+(and smaller on disk), but costs a fixed amount per call that only pays from about 200 epoch records
+(`bulk_quads`, 5,000 quads, keeps a margin). Both parse outside the interpreter lock.
 
 A write that fails (a full disk, a lost lock) raises, as the writer expects, and lets go of the store: RocksDB
 stays read-only after a failed write, so the next write opens the store again rather than failing forever.
@@ -18,6 +19,7 @@ from typing import Any, Protocol
 
 from pyoxigraph import Quad, RdfFormat, Store
 
+from ..errors import StoreError
 from ..graph.iris import is_write_once
 from ..graph.nquads import Encoded
 from . import spool
@@ -26,7 +28,7 @@ from .store import open_for_writing, purge_write_ahead_log
 log = logging.getLogger(__name__)
 
 #: From this many quads on, a batch goes through the bulk loader.
-BULK_QUADS = 20_000
+BULK_QUADS = 5_000
 
 
 class QuadSink(Protocol):
@@ -94,12 +96,14 @@ class StoreSink:
             quads = kept
         return quads, shared
 
+    # No frame below keeps the store in a local variable: a failed write's traceback (kept by whoever logs it)
+    # would keep the store open, and its lock held, so that it could not be opened again.
+
     def write(self, quads: Sequence[Quad]) -> None:
         """Write quads in one transaction."""
-        store = self._open()
-        quads, shared = self._new(quads, store)
+        quads, shared = self._new(quads, self._open())
         try:
-            store.extend(quads)
+            self._open().extend(quads)
         except Exception:
             self._let_go()
             raise
@@ -107,8 +111,7 @@ class StoreSink:
 
     def write_encoded(self, batch: Encoded) -> None:
         """Write a batch given as N-Quads text and quads: one transaction, or the bulk loader when it is large."""
-        store = self._open()
-        quads, shared = self._new(batch.quads, store)
+        quads, shared = self._new(batch.quads, self._open())
         self.write_text(batch.data() + (spool.nquads(quads) if quads else b""), batch.text_quads + len(quads))
         self._held |= shared
 
@@ -116,14 +119,13 @@ class StoreSink:
         """Write N-Quads text (`quads` statements, counted when not given): `load`, or `bulk_load` when large."""
         if not data:
             return
-        store = self._open()
         if quads is None:
             quads = data.count(b"\n")
         try:
             if quads >= self.bulk_quads:
-                store.bulk_load(data, format=RdfFormat.N_QUADS)
+                self._open().bulk_load(data, format=RdfFormat.N_QUADS)
             else:
-                store.load(data, format=RdfFormat.N_QUADS)
+                self._open().load(data, format=RdfFormat.N_QUADS)
         except Exception:
             self._let_go()
             raise
@@ -137,3 +139,25 @@ class StoreSink:
             del store
             if self.path is not None:
                 purge_write_ahead_log(self.path)
+
+
+def store_spools(spool_dir: Path | None = None) -> list[tuple[Path, Path, int]]:
+    """Every non-empty store spool in `spool_dir`: (store, spool file, quads waiting)."""
+    directory = spool_dir or spool.default_spool_dir()
+    found = spool.waiting_spools(directory, "store-*.nq")
+    return [(store, path, quads) for path, quads in found if (store := spool.spooled_store(path)) is not None]
+
+
+def replay_store_spool(spool_path: Path, store: Path | None = None) -> tuple[Path, int]:
+    """Write a store's spool (one a failed or dead writer left) into the store, every quad into its graph;
+    returns the store and the quads written. The store must not be open for writing in another process
+    (`StoreLockedError`); what was written is removed from the spool, the rest kept."""
+    target = store or spool.spooled_store(spool_path)
+    if target is None:
+        raise StoreError(f"no store is recorded for the spool {spool_path}; give the store with --store")
+    sink = StoreSink(open_for_writing(target), target, spool_path=spool_path)
+    try:
+        with spool.locked(spool_path):
+            return target, spool.replay_text(spool_path, sink.write_text)
+    finally:
+        sink.close()

@@ -6,10 +6,12 @@ writer, the writer lingers (`linger` seconds, 1 by default, but never past `max_
 cost less CPU, and the writer works while training is back in its compiled step. With a backlog (events
 waited while the last batch was written) it does not linger: it writes the next batch at once.
 
-The queue is bounded in count (`max_pending` events) and in time: `submit` waits (back-pressure, never a drop)
-while the queue is full or while its oldest event has waited more than `max_delay` seconds (0.5 by default).
-An event therefore reaches the store within about `max_delay` plus two batch writes (a batch is at most
-`max_batch` events): in a flood, an event is on disk well within 2 s.
+The queue is bounded in count and in time: `submit` waits (back-pressure, never a drop) while the queue holds
+`max_pending` events, or its oldest event has waited more than `max_delay` seconds (0.5 by default), or it
+holds more than the writer was measured to write in `max_delay` (an average over recent batches; `FIRST_BATCH`
+until it is measured). A batch is
+at most `max_batch` events and at most `max_delay` of measured writing. An event therefore reaches the store
+within about three times `max_delay` whatever the machine's speed: in a flood, well within 2 s.
 
 A batch that cannot be written is retried, then appended as N-Quads to the sink's spool file (`storage.spool`,
 under its lock) so that nothing is lost; training is never interrupted by a write failure. After a failure,
@@ -42,6 +44,12 @@ __all__ = ["AsyncWriter", "QuadSink", "StoreSink", "WriterStats"]
 
 log = logging.getLogger(__name__)
 
+#: The fewest events a batch or the queue is cut to by the measured write rate.
+MIN_BATCH = 100
+
+#: The most events of a batch (and of the queue) before the write rate is measured.
+FIRST_BATCH = 500
+
 #: Failed batches kept in memory while even the spool cannot be written (a full cache disk as well).
 MAX_HELD_BYTES = 64 << 20
 
@@ -56,6 +64,7 @@ class WriterStats:
     replayed_quads: int = 0
     cpu_seconds: float = 0.0
     max_wait_seconds: float = 0.0  # longest a submit waited for room (back-pressure)
+    max_latency_seconds: float = 0.0  # longest from an event's submit to its batch written (or spooled)
 
 
 class AsyncWriter:
@@ -99,6 +108,7 @@ class AsyncWriter:
         self._closed = False
         self._stopping = False
         self._failed_at = -float("inf")
+        self._rate = 0.0  # events written per second, averaged over recent batches (0: not measured yet)
         self._replay_due = self._spool_path is not None and spool.is_waiting(self._spool_path)
         self._held: list[bytes] = []  # batches that neither the sink nor the spool took
         self.stats = WriterStats()
@@ -115,20 +125,28 @@ class AsyncWriter:
             return
         with self._lock:
             queue = self._queue
-            if len(queue) >= self._max_pending or (queue and time.monotonic() - queue[0][0] > self._max_delay):
+            if queue and not self._has_room():
                 started = time.monotonic()
                 self._changed.wait_for(self._has_room)
                 self.stats.max_wait_seconds = max(self.stats.max_wait_seconds, time.monotonic() - started)
             was_empty = not queue
             queue.append((time.monotonic(), event))
             self._submitted += 1
-            if was_empty or len(queue) >= self._max_batch:
+            if was_empty or len(queue) >= self._batch_limit():
                 self._changed.notify_all()
 
     def _has_room(self) -> bool:
         queue = self._queue
         return self._stopping or not queue or (
-            len(queue) < self._max_pending and time.monotonic() - queue[0][0] <= self._max_delay)
+            len(queue) < self._max_pending and time.monotonic() - queue[0][0] <= self._max_delay
+            and len(queue) < max(MIN_BATCH, self._batch_limit()))
+
+    def _batch_limit(self) -> int:
+        """At most `max_batch` events, and at most what the writer writes in `max_delay` (`FIRST_BATCH` until
+        that is measured)."""
+        if not self._rate:
+            return min(self._max_batch, FIRST_BATCH)
+        return min(self._max_batch, max(MIN_BATCH, int(self._rate * self._max_delay)))
 
     @property
     def closed(self) -> bool:
@@ -172,8 +190,9 @@ class AsyncWriter:
 
     # --- writer-thread side -------------------------------------------------------------------------
 
-    def _next_batch(self) -> list[Event] | None:
-        """The next batch, after the linger when the writer was idle; None once stopped and drained."""
+    def _next_batch(self) -> tuple[float, list[Event]] | None:
+        """The next batch and its first event's submit time, after the linger when the writer was idle;
+        None once stopped and drained."""
         with self._lock:
             queue = self._queue
             idle = not queue
@@ -183,20 +202,25 @@ class AsyncWriter:
             if idle and self._linger > 0:
                 until = queue[0][0] + min(self._linger, self._max_delay)
                 self._changed.wait_for(
-                    lambda: self._hurry or len(queue) >= self._max_batch, timeout=max(0.0, until - time.monotonic()))
-            count = min(len(queue), self._max_batch)
+                    lambda: self._hurry or len(queue) >= self._batch_limit(),
+                    timeout=max(0.0, until - time.monotonic()))
+            count, first = min(len(queue), self._batch_limit()), queue[0][0]
             batch = [queue.popleft()[1] for _ in range(count)]
             self._changed.notify_all()  # room for waiting submitters
-            return batch
+            return first, batch
 
     def _run(self) -> None:
-        while (batch := self._next_batch()) is not None:
-            started = time.thread_time()
+        while (next_batch := self._next_batch()) is not None:
+            first, batch = next_batch
+            started, clock = time.thread_time(), time.monotonic()
             try:
                 self._write(batch)
             except Exception as error:  # never lose the thread
                 log.warning("cnnprov-rdf: a batch of %d events was lost: %r", len(batch), error)
             self.stats.cpu_seconds += time.thread_time() - started
+            rate = len(batch) / max(time.monotonic() - clock, 1e-6)
+            self._rate = rate if not self._rate else 0.7 * self._rate + 0.3 * rate
+            self.stats.max_latency_seconds = max(self.stats.max_latency_seconds, time.monotonic() - first)
             with self._lock:
                 self._finished += len(batch)
                 self._changed.notify_all()
