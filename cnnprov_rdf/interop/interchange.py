@@ -253,7 +253,7 @@ def import_file(
         existed = store.contains_named_graph(target)
         new = [quad for quad in quads if quad not in store] if existed else quads
         if new:
-            store.extend(new)
+            store.bulk_extend(new)  # the bulk loader: 2-3x the transactional rate; a rerun completes a cut-off one
             store.flush()
         return ImportResult(target.value, len(new), fmt, already_present=existed and not new)
     finally:

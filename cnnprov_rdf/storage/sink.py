@@ -4,7 +4,8 @@ A `StoreSink` hands a batch to the store as N-Quads text: a small batch as one t
 large one (a backlog, a flood, an import) through the bulk loader (`Store.bulk_load`), which writes sorted
 files straight into the store, at a third to a half of the CPU per quad from about 1,000 epoch records on
 (and smaller on disk), but costs a fixed amount per call that only pays from about 200 epoch records
-(`bulk_quads`, 5,000 quads, keeps a margin). Both parse outside the interpreter lock.
+(`bulk_quads`, 5,000 quads, keeps a margin). Both parse outside the interpreter lock, leniently (no second
+IRI validation: the text comes from pyoxigraph terms or from the writer's templates over them).
 
 A write that fails (a full disk, a lost lock) raises, as the writer expects, and lets go of the store: RocksDB
 stays read-only after a failed write, so the next write opens the store again rather than failing forever.
@@ -123,9 +124,9 @@ class StoreSink:
             quads = data.count(b"\n")
         try:
             if quads >= self.bulk_quads:
-                self._open().bulk_load(data, format=RdfFormat.N_QUADS)
+                self._open().bulk_load(data, format=RdfFormat.N_QUADS, lenient=True)
             else:
-                self._open().load(data, format=RdfFormat.N_QUADS)
+                self._open().load(data, format=RdfFormat.N_QUADS, lenient=True)
         except Exception:
             self._let_go()
             raise
