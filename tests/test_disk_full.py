@@ -145,3 +145,19 @@ def _stored(quads: list[Quad]) -> set[Quad]:
     store = Store()
     store.extend(quads)
     return set(store)
+
+
+def test_a_store_opened_and_closed_off_the_callers_thread(tmp_path: Path) -> None:
+    """`StoreSink.opening` opens on the writer thread; `close(wait=False)` returns before the final flush, and a
+    new writer of the same store in this process waits for that close instead of failing on the lock."""
+    store, run_id = tmp_path / "store", str(uuid.uuid4())
+    first = AsyncWriter(StoreSink.opening(store, spool_path=tmp_path / "spool.nq"))
+    for n in range(1, 201):
+        first.submit(EpochEnded(run_id, n, {"loss": 1 / n}, 0.1, _at(), None))
+    first.close(wait=False)  # returns while the writer still writes and closes
+    second = AsyncWriter(StoreSink.opening(store, spool_path=tmp_path / "spool.nq"))
+    second.submit(EpochEnded(run_id, 201, {"loss": 0.001}, 0.1, _at(), None))
+    second.close()
+    first._thread.join(30)
+    assert not first._thread.is_alive() and first.stats.spooled_quads == second.stats.spooled_quads == 0
+    assert epochs_of(open_for_reading(store), run_id) == list(range(1, 202))

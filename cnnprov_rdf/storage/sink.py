@@ -14,13 +14,14 @@ stays read-only after a failed write, so the next write opens the store again ra
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from pyoxigraph import Quad, RdfFormat, Store
 
-from ..errors import StoreError
+from ..errors import StoreError, StoreLockedError
 from ..graph.iris import is_write_once
 from ..graph.nquads import Encoded
 from . import spool
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 
 #: From this many quads on, a batch goes through the bulk loader.
 BULK_QUADS = 5_000
+
+#: Seconds an open waits while another writer of this process still holds the store (closing in the background).
+IN_PROCESS_WAIT = 10.0
 
 
 class QuadSink(Protocol):
@@ -65,7 +69,22 @@ class StoreSink:
         self._held: set[Any] = set()  # shared nodes' graphs known to be in the store
         self.skipped_quads = 0  # quads of shared nodes' graphs that the store already held
         self.reopened = 0  # times the store was opened again after a failed write
+        self._opened = store is not None
         self._closed = False
+
+    @classmethod
+    def opening(cls, path: Path, **options: Any) -> StoreSink:
+        """A sink that opens the store at `path` on the writer's thread (`prepare`), not on the caller's."""
+        return cls(None, path, **options)
+
+    def prepare(self) -> None:
+        """Open the store now (the writer calls this on its own thread when it starts); a failure is logged and
+        the first write tries again."""
+        try:
+            self._open()
+        except Exception as error:
+            log.warning("cnnprov-rdf: cannot open the store %s yet (%s); events are kept until it opens",
+                        self.path, error)
 
     # --- the store ----------------------------------------------------------------------------------
 
@@ -75,9 +94,19 @@ class StoreSink:
             return self.store
         if self.path is None or self._closed:  # an OSError like any failed write: the writer retries, then spools
             raise OSError("the store was closed")
-        self.store = open_for_writing(self.path)
-        self.reopened += 1
-        log.info("cnnprov-rdf: the store %s is open again", self.path)
+        deadline = time.monotonic() + IN_PROCESS_WAIT
+        while True:
+            try:
+                self.store = open_for_writing(self.path)
+                break
+            except StoreLockedError as error:  # a writer of this process closing in the background: wait for it
+                if "this process" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+        if self._opened:
+            self.reopened += 1
+            log.info("cnnprov-rdf: the store %s is open again", self.path)
+        self._opened = True
         return self.store
 
     def _let_go(self) -> None:

@@ -107,6 +107,7 @@ class AsyncWriter:
         self._finished = 0
         self._closed = False
         self._stopping = False
+        self._close_in_thread = False
         self._failed_at = -float("inf")
         self._rate = 0.0  # events written per second, averaged over recent batches (0: not measured yet)
         self._replay_due = self._spool_path is not None and spool.is_waiting(self._spool_path)
@@ -168,8 +169,13 @@ class AsyncWriter:
             finally:
                 self._hurry -= 1
 
-    def close(self, timeout: float | None = None) -> None:
-        """Write everything pending, stop the thread and close the sink. Safe to call twice."""
+    def close(self, timeout: float | None = None, *, wait: bool = True) -> None:
+        """Write everything pending, stop the thread and close the sink. Safe to call twice.
+
+        With `wait=False` it returns at once: the writer thread writes what is pending and closes the sink
+        (the store's final flush and log purge) in the background, overlapping with the caller's next lines;
+        the interpreter waits for it at exit, and a new writer of the same store in this process waits for it
+        when it opens the store."""
         if self._closed:
             return
         self._closed = True
@@ -177,7 +183,11 @@ class AsyncWriter:
         with self._lock:
             self._stopping = True
             self._hurry += 1
+            self._close_in_thread = not wait
             self._changed.notify_all()
+        if not wait:
+            atexit.register(self._thread.join)
+            return
         self._thread.join(timeout)
         if self._thread.is_alive():
             log.warning("cnnprov-rdf: the store did not take %d pending events within %.1fs; they are still being "
@@ -210,6 +220,9 @@ class AsyncWriter:
             return first, batch
 
     def _run(self) -> None:
+        prepare = getattr(self._sink, "prepare", None)
+        if prepare is not None:
+            prepare()  # e.g. open the store here, not on the training thread
         while (next_batch := self._next_batch()) is not None:
             first, batch = next_batch
             started, clock = time.thread_time(), time.monotonic()
@@ -224,6 +237,11 @@ class AsyncWriter:
             with self._lock:
                 self._finished += len(batch)
                 self._changed.notify_all()
+        if self._close_in_thread:
+            try:
+                self._sink.close()
+            except Exception as error:
+                log.warning("cnnprov-rdf: closing the store failed: %s", error)
 
     def _encode(self, batch: list[Event]) -> Encoded:
         encoded = Encoded()
