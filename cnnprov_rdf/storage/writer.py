@@ -7,8 +7,9 @@ cost less CPU, and the writer works while training is back in its compiled step.
 waited while the last batch was written) it does not linger: it writes the next batch at once.
 
 The queue is bounded in count and in time: `submit` waits (back-pressure, never a drop) while the queue holds
-`max_pending` events, or its oldest event has waited more than `max_delay` seconds (0.5 by default), or it
-holds more than the writer was measured to write in `max_delay` (an average over recent batches; `FIRST_BATCH`
+`max_pending` events, or, once it holds `MIN_BATCH` (a flood, not a few epochs behind a slow sink), while its
+oldest event has waited more than `max_delay` seconds (0.5 by default) or it holds more than the writer was
+measured to write in `max_delay` (an average over recent batches; `FIRST_BATCH`
 until it is measured). A batch is
 at most `max_batch` events and at most `max_delay` of measured writing. An event therefore reaches the store
 within about three times `max_delay` whatever the machine's speed: in a flood, well within 2 s.
@@ -137,8 +138,10 @@ class AsyncWriter:
                 self._changed.notify_all()
 
     def _has_room(self) -> bool:
+        """Room for one more event: fewer than `max_pending`, and either a few (a slow sink, such as an endpoint
+        timing out, never holds up training for a handful of epochs) or within the time bound."""
         queue = self._queue
-        return self._stopping or not queue or (
+        return self._stopping or len(queue) < min(MIN_BATCH, self._max_pending) or (
             len(queue) < self._max_pending and time.monotonic() - queue[0][0] <= self._max_delay
             and len(queue) < max(MIN_BATCH, self._batch_limit()))
 
