@@ -6,8 +6,9 @@ Capture with `tracker.Tracker` / `tracker.Run`, or `keras.ProvenanceCallback` (i
 so that querying needs no TensorFlow).
 """
 
+from .capture.run import Run
 from .capture.schedules import StepDecay
-from .capture.tracker import Run, Tracker
+from .capture.tracker import Tracker
 from .interop.export import export
 from .query.library import QueryResult, run_query
 from .storage.store import open_for_reading, open_for_writing
