@@ -133,7 +133,8 @@ def test_several_callbacks_share_the_patch_until_the_last_is_done(tmp_path):
         assert MODEL_PATCH.users == 2
         with first:
             model.fit(x, y, epochs=1, batch_size=6, verbose=0, callbacks=[first, second])
-            assert MODEL_PATCH.installed  # `first` still holds it inside its `with`; `second` gave it back
+        assert MODEL_PATCH.installed  # `second` is open: it may still see an evaluate or a save
+        second.close()
         assert_nothing_left(model, hook)
         tracker.flush()
         names = {r["name"]: r["batch"] for r in select(
@@ -142,16 +143,37 @@ def test_several_callbacks_share_the_patch_until_the_last_is_done(tmp_path):
         assert names == {"a": 6, "b": 6}
 
 
-def test_a_callback_reused_without_the_patch_falls_back_to_params(tmp_path):
-    model, (x, y) = small_model(), data(12)
-    capture = ProvenanceCallback(tmp_path / "store", run_name="reused")
-    model.fit(x, y, epochs=1, batch_size=6, verbose=0, callbacks=[capture])
-    assert not MODEL_PATCH.installed
-    model.fit(x, y, epochs=2, batch_size=3, verbose=0, callbacks=[capture])  # a second run, no fit arguments
-    capture.close()
-    runs = select(tmp_path / "store", "SELECT ?planned ?epochs WHERE { ?r a cnn:Training ; cnn:plannedEpochs ?planned ;"
-                  " cnn:epochsCompleted ?epochs } ORDER BY ?planned")
-    assert runs == [{"planned": 1, "epochs": 1}, {"planned": 2, "epochs": 2}]
+def test_create_fit_evaluate_save_close_records_the_test_and_the_file_then_leaves_nothing(tmp_path):
+    """The pattern of `cnnprov demo` and examples/grid_search.py: no `with`, an explicit close()."""
+    hook, model, (x, y), (x_test, y_test) = sys.excepthook, small_model(), data(12), data(5, seed=2)
+    capture = ProvenanceCallback(tmp_path / "store")
+    try:
+        model.fit(x, y, epochs=1, batch_size=6, verbose=0, callbacks=[capture])
+        model.evaluate(x_test, y_test, verbose=0, callbacks=[capture])
+        model.save(tmp_path / "model.keras")
+        model.fit(x, y, epochs=2, batch_size=3, verbose=0, callbacks=[capture])  # reused: a second run
+    finally:
+        capture.close()
+    assert_nothing_left(model, hook)
+    store = tmp_path / "store"
+    assert select(store, "SELECT ?n WHERE { ?r a cnn:TestResult ; cnn:testExamples ?n }") == [{"n": 5}]
+    assert [r["path"].rsplit("/", 1)[1] for r in select(store, "SELECT ?path WHERE { ?f cnn:filePath ?path }")] == [
+        "model.keras"]
+    runs = select(store, "SELECT ?planned ?batch WHERE { ?r a cnn:Training ; cnn:plannedEpochs ?planned ; "
+                  "prov:used ?s . ?s cnn:hyperparameterName 'batch_size' ; mls:hasValue ?batch } ORDER BY ?planned")
+    assert runs == [{"planned": 1, "batch": 6}, {"planned": 2, "batch": 3}]
+
+
+def test_a_bare_per_batch_callback_is_collected_when_fit_returns(tmp_path):
+    hook, model, (x, y) = sys.excepthook, small_model(), data(12)
+    MODEL_PATCH.reserve()
+    gc.disable()  # the callback must be in no reference cycle: freed as soon as fit returns
+    try:
+        model.fit(x, y, epochs=1, batch_size=6, verbose=0,
+                  callbacks=[ProvenanceCallback(tmp_path / "s", per_batch=True)])
+        assert_nothing_left(model, hook)
+    finally:
+        gc.enable()
 
 
 def test_a_forgotten_callback_gives_the_patch_back_when_collected(tmp_path):

@@ -10,14 +10,15 @@ Where the information comes from:
   and test examples, `callbacks` for the learning-rate schedule), model files written by `Model.save` /
   `save_weights` (ModelCheckpoint uses them) and an exception escaping `fit`: `keras_patch.MODEL_PATCH`, a
   reversible class-level wrapper of `keras.Model.fit`, `evaluate`, `save` and `save_weights` that binds the
-  call's arguments with `inspect.signature`. A callback holds it from its creation to the end of its `fit`,
-  or, used as `with ProvenanceCallback(...) as capture:`, to the end of the block (so that `evaluate` and
-  `model.save` there are recorded too); when the last holder is done the originals are back. Importing this
-  module reserves it for the first callback (`fit` in `model.fit(callbacks=[ProvenanceCallback()])` is
-  looked up before the callback exists). A `fit` looked up while no callback held the patch (a later bare
-  one-liner, or a callback reused for a second `fit` after its hold was given back) records what
-  `self.params` and the model tell: no fit arguments, no training examples, no schedule, and an exception
-  escaping it leaves the run "unfinished". Create the callback before the call, or use `with`, to be sure.
+  call's arguments with `inspect.signature`. A callback holds it while it may still see a call: from its
+  creation until `close()` (the end of its `with` block), a `fit` that raised, or its garbage collection
+  (a bare `callbacks=[ProvenanceCallback(store)]` is collected when `fit` returns). When the last holder is
+  done the originals are back. Importing this module reserves it for the first callback (`fit` in
+  `model.fit(callbacks=[ProvenanceCallback()])` is looked up before the callback exists). A `fit` looked up
+  while no callback held the patch (a later bare one-liner in the same process, or a callback reused after a
+  failed `fit`) records what `self.params` and the model tell: no fit arguments, no training examples, no
+  schedule, and an exception escaping it leaves the run "unfinished". Create the callback before the call
+  (`capture = ProvenanceCallback(...)`, or `with`) to be sure.
 
 The callback flushes at the end of `fit`, so that a bare `callbacks=[ProvenanceCallback(store)]` has its
 epochs in the store when `fit` returns; `close()` (or the end of `with`) releases the store.
@@ -30,6 +31,7 @@ import logging
 import os
 import sys
 import time
+import types
 import weakref
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -92,9 +94,9 @@ class ProvenanceCallback(keras.callbacks.Callback, CallObserver):
 
     `model.fit(x, y, callbacks=[ProvenanceCallback("provenance")])` records hyperparameters, architecture,
     every epoch (every batch too with `per_batch=True`), learning-rate adaptations, model files and errors,
-    and flushes when `fit` ends. Pass the same callback to `model.evaluate` to record the testing step, inside
-    `with ProvenanceCallback(...) as capture:` (which also records `model.save` there and releases the store
-    at its end; else call `close()`).
+    and flushes when `fit` ends. Pass the same callback to `model.evaluate` to record the testing step; files
+    that `model.save` writes are recorded until `close()` (or the end of `with ProvenanceCallback(...) as
+    capture:`), which also releases the store.
     """
 
     def __init__(
@@ -118,7 +120,10 @@ class ProvenanceCallback(keras.callbacks.Callback, CallObserver):
         if per_batch:
             # Only then is there a batch hook: Keras runs batch hooks of all callbacks synchronously, and waits
             # for each step's metrics, as soon as one callback defines one.
-            self.on_train_batch_end = self._record_batch  # type: ignore[method-assign]
+            # Bound to a weak proxy: a bound method of `self` stored on `self` would be a reference cycle, and the
+            # callback (with its hold on the patch) would outlive a bare `fit` until the garbage collector runs.
+            self.on_train_batch_end = types.MethodType(  # type: ignore[method-assign]
+                type(self)._record_batch, weakref.proxy(self))
         self._owns_tracker = tracker is None
         self.tracker = tracker if tracker is not None else Tracker.shared(store, endpoint=endpoint)
         self.run_name = run_name
@@ -242,8 +247,6 @@ class ProvenanceCallback(keras.callbacks.Callback, CallObserver):
         if self.run is not None:
             self.run.end()
         self.tracker.flush()
-        if not self._managed:
-            self._disarm()
 
     @_guarded
     def on_test_begin(self, logs: Mapping[str, Any] | None = None) -> None:

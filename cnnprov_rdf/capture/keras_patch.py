@@ -6,7 +6,7 @@ A Keras callback sees `self.params` (epochs, steps) and the model, not the argum
 explicit, reversible, reference-counted patch of `keras.Model` at class level.
 
 * It is installed while at least one `CallObserver` (a `ProvenanceCallback`) holds it, from the callback's
-  creation until the end of its `fit` (or of its `with` block), and while a patched call runs. Importing
+  creation until it is closed or collected, and while a patched call runs. Importing
   `capture.keras` reserves it for the first callback, because in `model.fit(callbacks=[ProvenanceCallback()])`
   Python looks `fit` up before the callback exists; the first callback takes that hold over. The last
   user's release puts the originals back: afterwards `keras.Model.fit` (`evaluate`, `save`, `save_weights`)
@@ -19,8 +19,8 @@ explicit, reversible, reference-counted patch of `keras.Model` at class level.
 * The `save`/`save_weights` wrapper hands the written path to every observer holding the patch or inside a
   call (`file_saved`), once per outermost save.
 
-Observers' failures are logged, never raised into training. Without the patch (a callback reused for a
-second `fit` after it gave its hold back), a callback falls back to `self.params` and the model.
+Observers' failures are logged, never raised into training. Without the patch (a `fit` looked up while
+nobody held it), a callback falls back to `self.params` and the model.
 """
 
 from __future__ import annotations
