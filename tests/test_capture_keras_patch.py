@@ -47,7 +47,7 @@ def data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def assert_nothing_left(model: keras.Model, excepthook: object) -> None:
-    assert not MODEL_PATCH.installed and MODEL_PATCH.users == 0
+    assert (MODEL_PATCH.installed, MODEL_PATCH.users) == (False, 0)
     assert {name: keras.Model.__dict__.get(name) for name in PATCHED} == ORIGINALS
     assert {name: getattr(keras.Model, name) for name in PATCHED} == RESOLVED
     assert type(model).fit is RESOLVED["fit"] and type(model).evaluate is RESOLVED["evaluate"]
@@ -94,12 +94,13 @@ def test_an_exception_escaping_fit_fails_the_run_and_propagates_unchanged(tmp_pa
     with pytest.raises(MemoryError) as raised:
         model.fit(x, y, epochs=3, verbose=0, callbacks=[capture, Explode()])
     assert raised.value is error
+    assert capture.run is not None and capture.run.ended  # by the fit wrapper, before anyone closed the callback
     assert_nothing_left(model, hook)
+    capture.close()  # outside an `except`: records nothing more
     rows = select(tmp_path / "store", "SELECT ?status ?epochs ?type ?message WHERE { ?run a cnn:Training ; "
                   "cnn:status ?status ; cnn:epochsCompleted ?epochs . ?e a cnn:TrainingError ; "
                   "prov:wasGeneratedBy ?run ; cnn:errorType ?type ; cnn:errorMessage ?message }")
     assert rows == [{"status": "failed", "epochs": 2, "type": "MemoryError", "message": "out of memory in epoch 2"}]
-    capture.close()
 
 
 def test_a_bare_one_liner_has_its_epochs_in_the_store_when_fit_returns(tmp_path):
