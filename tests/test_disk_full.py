@@ -161,3 +161,14 @@ def test_a_store_opened_and_closed_off_the_callers_thread(tmp_path: Path) -> Non
     first._thread.join(30)
     assert not first._thread.is_alive() and first.stats.spooled_quads == second.stats.spooled_quads == 0
     assert epochs_of(open_for_reading(store), run_id) == list(range(1, 202))
+
+
+def test_cnnprov_flush_into_store_takes_an_older_versions_spool(tmp_path: Path) -> None:
+    store, run_id = tmp_path / "store", str(uuid.uuid4())
+    legacy = tmp_path / "store.unwritten.nq"  # where versions before the one spool kept a store's quads
+    spool.append_locked(legacy, to_quads(EpochEnded(run_id, 7, {"loss": 0.5}, 1.0, _at(), None)))
+    done = subprocess.run([sys.executable, "-m", "cnnprov_rdf.cli", "flush", str(legacy), "--into-store", str(store)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert not legacy.exists()
+    assert epochs_of(open_for_reading(store), run_id) == [7]

@@ -55,8 +55,8 @@ def cmd_flush(args: argparse.Namespace) -> int:
     failed = 0
     for target in targets:
         try:
-            if _is_store_spool(target):
-                store, written = replay_store_spool(Path(target))
+            if args.into_store is not None or _is_store_spool(target):
+                store, written = replay_store_spool(Path(target), args.into_store)
                 print(f"{target}: {written} quads written to {store}")
             else:
                 print(f"{target}: {replay_spool(target, url=args.endpoint)} quads sent")
@@ -84,4 +84,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], store: ar
                        help="a spool file (an endpoint's or a store's) or endpoint URL (default: every spool)")
     flush.add_argument("--endpoint", help="send to this endpoint instead of the one recorded with the spool")
     flush.add_argument("--spool-dir", type=Path)
+    flush.add_argument("--into-store", type=Path, metavar="STORE",
+                       help="write the given spool into this store (e.g. a <store>.unwritten.nq of an older version)")
     flush.set_defaults(func=cmd_flush)
