@@ -13,7 +13,6 @@ from pathlib import Path
 from ..graph.vocabulary import DEFAULT_BASE
 from ..storage.destination import Destination, Endpoint, StoreLocation, destination_from
 from ..storage.endpoint import EndpointSink
-from ..storage.store import open_for_writing
 from ..storage.writer import AsyncWriter, StoreSink
 from .environment import file_digest, local_agents, now
 from .events import Agents, Event
@@ -55,7 +54,7 @@ class Tracker:
             return
         path = self.destination.path
         self.store_path = path
-        sink = StoreSink(open_for_writing(path), path)  # spools to the user cache folder (storage.spool)
+        sink = StoreSink.opening(path)  # opened on the writer thread; spools to the user cache folder
         self.writer = AsyncWriter(sink, base=base, max_pending=max_pending, linger=linger)
 
     def start_run(

@@ -9,11 +9,20 @@ IRI validation: the text comes from pyoxigraph terms or from the writer's templa
 
 A write that fails (a full disk, a lost lock) raises, as the writer expects, and lets go of the store: RocksDB
 stays read-only after a failed write, so the next write opens the store again rather than failing forever.
+
+Closing does not wait for maintenance: after a session that wrote less than `PURGE_QUADS` quads in
+transactions, `close` only lets go of the store. Its writes are in RocksDB's write-ahead log, which readers
+read and which the next writable open (any writer, `cnnprov compact`) folds into the store and deletes; after
+a bigger session it flushes and purges the log at once (its cost is then small beside the session's).
+A store path is claimed by one sink per process from construction to close, so a second writer of the same
+store in this process fails at once with `StoreLockedError` (or waits for one that is closing), even when the
+store itself is opened later on the writer thread (`StoreSink.opening`).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,7 +34,7 @@ from ..errors import StoreError, StoreLockedError
 from ..graph.iris import is_write_once
 from ..graph.nquads import Encoded
 from . import spool
-from .store import open_for_writing, purge_write_ahead_log
+from .store import locked_in_this_process, open_for_writing, purge_write_ahead_log
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +43,12 @@ BULK_QUADS = 5_000
 
 #: Seconds an open waits while another writer of this process still holds the store (closing in the background).
 IN_PROCESS_WAIT = 10.0
+
+#: From this many quads written in transactions (in the write-ahead log), `close` flushes and purges the log.
+PURGE_QUADS = 200_000
+
+_claims = threading.Condition()
+_claimed: dict[str, StoreSink] = {}  # store path → the sink of this process that writes it
 
 
 class QuadSink(Protocol):
@@ -71,6 +86,31 @@ class StoreSink:
         self.reopened = 0  # times the store was opened again after a failed write
         self._opened = store is not None
         self._closed = False
+        self.closing = False  # set when a close has begun (possibly in the background)
+        self._logged_quads = 0  # quads written in transactions since the store was opened
+        self._claim()
+
+    def _claim(self) -> None:
+        """Hold this store path for this process; fail at once if another sink of this process writes it."""
+        if self.path is None:
+            return
+        key = str(self.path.absolute())
+        with _claims:
+            other = _claimed.get(key)
+            if other is not None and other is not self and other.closing:
+                _claims.wait_for(lambda: _claimed.get(key) is None, timeout=IN_PROCESS_WAIT)
+                other = _claimed.get(key)
+            if other is not None and other is not self:
+                raise locked_in_this_process(self.path)
+            _claimed[key] = self
+
+    def _unclaim(self) -> None:
+        if self.path is None:
+            return
+        with _claims:
+            if _claimed.get(str(self.path.absolute())) is self:
+                del _claimed[str(self.path.absolute())]
+            _claims.notify_all()
 
     @classmethod
     def opening(cls, path: Path, **options: Any) -> StoreSink:
@@ -134,6 +174,7 @@ class StoreSink:
         quads, shared = self._new(quads, self._open())
         try:
             self._open().extend(quads)
+            self._logged_quads += len(quads)
         except Exception:
             self._let_go()
             raise
@@ -156,19 +197,27 @@ class StoreSink:
                 self._open().bulk_load(data, format=RdfFormat.N_QUADS, lenient=True)
             else:
                 self._open().load(data, format=RdfFormat.N_QUADS, lenient=True)
+                self._logged_quads += quads
         except Exception:
             self._let_go()
             raise
 
     def close(self) -> None:
-        """Flush and let go of the store, which releases its lock for other writers, then purge its log."""
-        self._closed = True
-        if self.store is not None:
-            store, self.store = self.store, None
-            store.flush()
-            del store
-            if self.path is not None:
-                purge_write_ahead_log(self.path)
+        """Let go of the store, which releases its lock for other writers; after a big session (`PURGE_QUADS`),
+        flush it and purge its write-ahead log first."""
+        self.closing = self._closed = True
+        try:
+            if self.store is not None:
+                store, self.store = self.store, None
+                if self._logged_quads >= PURGE_QUADS or self.path is None:
+                    store.flush()
+                    del store
+                    if self.path is not None:
+                        purge_write_ahead_log(self.path)
+                else:
+                    del store  # the log keeps the writes; readers see them; the next writable open folds them in
+        finally:
+            self._unclaim()
 
 
 def store_spools(spool_dir: Path | None = None) -> list[tuple[Path, Path, int]]:

@@ -21,10 +21,7 @@ def open_for_writing(path: str | os.PathLike[str]) -> Store:
         store = Store(str(path))
     except OSError as error:
         if "current process" in str(error):
-            raise StoreLockedError(
-                f"the provenance store {path} is already open for writing in this process: close the other "
-                f"Tracker first, or share it (Tracker.shared, which ProvenanceCallback(store=...) uses)."
-            ) from error
+            raise locked_in_this_process(path) from error
         if "lock" in str(error).lower():
             raise StoreLockedError(
                 f"the provenance store {path} is open for writing in another process. "
@@ -36,6 +33,14 @@ def open_for_writing(path: str | os.PathLike[str]) -> Store:
     if not store.contains_named_graph(ONTOLOGY_GRAPH):
         load_ontology(store)
     return store
+
+
+def locked_in_this_process(path: Path) -> StoreLockedError:
+    """The error for a second writer of a store in the process that already writes it."""
+    return StoreLockedError(
+        f"the provenance store {path} is already open for writing in this process: close the other "
+        f"Tracker first, or share it (Tracker.shared, which ProvenanceCallback(store=...) uses)."
+    )
 
 
 def purge_write_ahead_log(path: str | os.PathLike[str]) -> None:

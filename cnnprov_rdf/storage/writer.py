@@ -189,6 +189,8 @@ class AsyncWriter:
             self._close_in_thread = not wait
             self._changed.notify_all()
         if not wait:
+            if hasattr(self._sink, "closing"):
+                self._sink.closing = True  # a new writer of the same store in this process waits for this one
             atexit.register(self._thread.join)
             return
         self._thread.join(timeout)
