@@ -134,7 +134,9 @@ def detect_format(file: str | os.PathLike[str], content: bytes, fmt: str | None 
         if fmt not in ALL_FORMATS:
             raise ProvImportError(f"{file}: unknown import format {fmt!r}; choose one of {', '.join(ALL_FORMATS)}")
         if FAMILY[fmt] != family:
-            raise ProvImportError(f"{file}: --format {fmt} was asked for, but the content is {_describe(family, found)}")
+            raise ProvImportError(
+                f"{file}: --format {fmt} was asked for, but the content is {_describe(family, found)}"
+            )
         return fmt
     extension = Path(file).suffix.lower().lstrip(".")
     expected = EXTENSION_FORMATS.get(extension)
