@@ -7,8 +7,8 @@ the root activity's start and end; hyperparameters (`provml:HyperParameter` enti
 `prov:value`, typed); and the metric files (`metrics_GR*/*.csv`: `name,context,source` then `epoch,value,timestamp`
 lines) as epoch results — context TRAINING gives `loss`, `accuracy`, …, VALIDATION `val_loss`, `val_accuracy`;
 an epoch with several values gets their mean; epochs counted from 0 are shifted to 1. The mapped run is
-`prov:wasInfluencedBy` the document's root activity and the document file. Metrics in netCDF or Zarr files (yProv4ML's other
-formats) are not read: a warning names them.
+`prov:wasInfluencedBy` the document's root activity and the document file. Metrics in netCDF or Zarr files
+(yProv4ML's other formats) are not read: a warning names them. Times without an offset are read as UTC.
 """
 
 from __future__ import annotations
