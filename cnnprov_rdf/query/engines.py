@@ -81,12 +81,13 @@ def lexical_wrap(query: str, variables: Sequence[str]) -> str:
     return f"{head}\nSELECT {projection} WHERE {{ {{ {body} }} }} {modifiers}"
 
 
+_COMMENT = re.compile(r'<[^<>\s]*>|"(?:[^"\\\n]|\\.)*"|#[^\n]*')
 _PROJECTED = re.compile(r"\(\s*.*?\s+AS\s+\?(\w+)\s*\)|\?(\w+)", re.I | re.S)
 
 
 def projected_variables(query: str) -> list[str] | None:
     """The variables the top-level SELECT projects (its `?x` and `(… AS ?x)`), or None (`SELECT *`, no SELECT)."""
-    uncommented = re.sub(r"(?m)#.*$", "", query)
+    uncommented = _COMMENT.sub(lambda m: "" if m.group().startswith("#") else m.group(), query)
     match = _SELECT.search(uncommented)
     if match is None:
         return None

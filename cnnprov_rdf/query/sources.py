@@ -13,6 +13,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -23,6 +24,7 @@ from typing import Any
 from pyoxigraph import BlankNode, Literal, NamedNode, Store, Triple, Variable
 
 from ..errors import SourceError
+from ..storage.capabilities import decode_term
 from ..storage.destination import Destination, Endpoint, parse_destination
 from ..storage.store import open_for_reading
 from . import engines
@@ -92,6 +94,10 @@ class LocalSource(Source):
         return variables, [tuple(solution[v] for v in variables) for solution in solutions]
 
 
+_DATE_TIME = "http://www.w3.org/2001/XMLSchema#dateTime"
+_TRAILING_ZEROS = re.compile(r"(\.\d+)(?=Z$|[+-]\d\d:\d\d$|$)")
+
+
 def _term(binding: dict[str, Any] | None) -> Any:
     """A pyoxigraph term for one value of a SPARQL JSON result."""
     if binding is None:
@@ -105,6 +111,8 @@ def _term(binding: dict[str, Any] | None) -> Any:
         if "xml:lang" in binding:
             return Literal(value, language=binding["xml:lang"])
         if "datatype" in binding:
+            if binding["datatype"] == _DATE_TIME:  # canonical form: Virtuoso writes `…:33.839870Z`
+                value = _TRAILING_ZEROS.sub(lambda m: m.group(1).rstrip("0").rstrip("."), value)
             return Literal(value, datatype=NamedNode(binding["datatype"]))
         return Literal(value)
     if kind == "triple":
@@ -159,7 +167,8 @@ class EndpointSource(Source):
         if "results" not in answer:
             raise SourceError(f"the SPARQL endpoint {self.url} did not answer a SELECT with a result table")
         variables = list(answer.get("head", {}).get("vars", []))
-        rows = [tuple(_term(row.get(v)) for v in variables) for row in answer["results"].get("bindings", [])]
+        rows = [tuple(decode_term(_term(row.get(v))) for v in variables)
+                for row in answer["results"].get("bindings", [])]
         return variables, rows
 
     def _ask(self, query: str) -> bool:

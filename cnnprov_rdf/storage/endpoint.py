@@ -201,7 +201,7 @@ class EndpointSink:
             c.gsp = self.use_gsp
         if c.keeps_non_finite is None:
             c.keeps_non_finite = caps.probe_non_finite(
-                self.query_url, lambda text: send_text(self.url, text, self.timeout), self.timeout)
+                self.query_url, lambda text: send_text(self.url, text, self.timeout), self.timeout, c.server)
             if not c.keeps_non_finite:
                 log.info("cnnprov-rdf: %s does not keep NaN/INF doubles; they are sent as cnn:nonFiniteDouble",
                          self.url)
