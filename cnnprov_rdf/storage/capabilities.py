@@ -6,8 +6,9 @@
 * **NaN and ±INF.** Told once by writing the three values to a probe graph, reading them back and dropping the
   graph (a refused write counts as "not kept"). Virtuoso 7.2 is not probed: once it holds data, an `INSERT` of
   a NaN fails there with HTTP 500 "Insert stopped because out of seg data … RDF_QUAD_OP" (measured), and the
-  probe on an empty store would pass. On such an engine, a non-finite double is sent as `"NaN"^^cnn:nonFiniteDouble` (the same
-  lexical form, another datatype: reversible, `decode_term` restores it; `EndpointSource` results go through it).
+  probe on an empty store would pass. On such an engine, a non-finite double is sent as
+  `"NaN"^^cnn:nonFiniteDouble` (the same lexical form, another datatype: reversible, `decode_term` restores it;
+  `EndpointSource` results go through it).
 * **Blank nodes.** `INSERT DATA` with blank nodes is refused by Virtuoso; the ontology (the one source of blank
   nodes we write) is sent by the Graph Store Protocol with its blank nodes, or else skolemized: `_:b` →
   `<https://w3id.org/cnnprov/.well-known/genid/b>` (RDF 1.1 §3.5), which `decode_term` turns back into `_:b`.
@@ -147,7 +148,7 @@ def probe_non_finite(query_url: str, update: Any, timeout: float, server: str = 
     try:
         update(f"INSERT DATA {{ GRAPH <{graph}> {{ {subject} {predicate} {values} }} }}")
     except EndpointError as error:
-        if status_of(error) in AUTH_CODES or error.transient and status_of(error) is None:
+        if status_of(error) in AUTH_CODES or (error.transient and status_of(error) is None):
             raise  # refused or unreachable: not an answer about NaN
         return False
     try:
