@@ -25,6 +25,7 @@ from pyoxigraph import (
     Quad,
     RdfFormat,
     Store,
+    Triple,
     parse,
 )
 
@@ -125,7 +126,7 @@ def _rdf_error(file: str | os.PathLike[str], fmt: str, error: SyntaxError) -> Pr
     return ProvImportError(f"{where}: malformed {fmt}: {error.msg or error}")
 
 
-def _parse_rdf(content: bytes, file: str | os.PathLike[str], fmt: str, base_iri: str) -> list:  # type: ignore[type-arg]
+def _parse_rdf(content: bytes, file: str | os.PathLike[str], fmt: str, base_iri: str) -> list[Triple]:
     try:
         return [item.triple for item in parse(content, format=RDF_IMPORT_FORMATS[fmt], base_iri=base_iri)]
     except SyntaxError as error:
@@ -136,7 +137,7 @@ def _parse_rdf(content: bytes, file: str | os.PathLike[str], fmt: str, base_iri:
 
 def _parse_prov(
     content: bytes, file: str | os.PathLike[str], fmt: str, graph: str, notes: list[str]
-) -> list:  # type: ignore[type-arg]
+) -> list[Triple]:
     from prov.model import ProvDocument
 
     try:
@@ -159,7 +160,7 @@ def _parse_prov(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            source: object = text.encode("utf-8") if fmt == "provxml" else text  # lxml wants bytes
+            source: str | bytes = text.encode("utf-8") if fmt == "provxml" else text  # lxml wants bytes
             document = ProvDocument.deserialize(content=source, format=PROV_IMPORT_FORMATS[fmt])
             nquads = document.serialize(format="rdf", rdf_format="nquads")
     except Exception as error:  # prov raises many kinds (ProvNSyntaxError, ProvJSONException, ProvException...)

@@ -74,7 +74,7 @@ def gsp_url(update_url: str, server: str) -> str:
 def gsp_write(url: str, quads: Sequence[Quad], timeout: float, virtuoso: bool) -> None:
     """Add `quads` by the Graph Store Protocol: one N-Quads POST, or (Virtuoso) one N-Triples POST per graph."""
     if not virtuoso:
-        post(url, serialize(quads, format=RdfFormat.N_QUADS), "application/n-quads", timeout)
+        post(url, serialize(quads, format=RdfFormat.N_QUADS) or b"", "application/n-quads", timeout)
         return
     graphs: dict[str, list[Any]] = {}
     for quad in quads:
@@ -82,7 +82,7 @@ def gsp_write(url: str, quads: Sequence[Quad], timeout: float, virtuoso: bool) -
         graphs.setdefault(key, []).append(quad.triple)
     for graph, triples in graphs.items():
         query = urllib.parse.urlencode({"graph-uri": graph} if graph else {"default": ""})
-        post(f"{url}?{query}", serialize(triples, format=RdfFormat.N_TRIPLES), "text/turtle", timeout)
+        post(f"{url}?{query}", serialize(triples, format=RdfFormat.N_TRIPLES) or b"", "text/turtle", timeout)
 
 
 def is_non_finite(term: object) -> bool:
