@@ -235,3 +235,40 @@ def test_format_detection_of_any_bytes_is_a_format_or_one_line_error(content, na
         assert "\n" not in str(error).strip()
     else:
         assert isinstance(fmt, str)
+
+
+def test_one_run_as_json_ld_reads_as_plain_triples_and_graphs_only_when_asked(captured):
+    from rdflib import ConjunctiveGraph, Graph
+
+    from cnnprov_rdf.interop.export import export
+    from cnnprov_rdf.query.runs import run_quads, select_runs
+
+    store = open_for_reading(captured.store)
+    [run] = select_runs(store, [captured.run_id])
+    triples = {q.triple for q in run_quads(store, run.graph)}
+    plain = Graph().parse(data=export(store, "jsonld", [captured.run_id]), format="json-ld")
+    assert len(plain) == len(triples) > 100
+    with_graphs = ConjunctiveGraph()
+    with_graphs.parse(data=export(store, "jsonld", [captured.run_id], named_graphs=True), format="json-ld")
+    assert run.graph.value in {str(c.identifier) for c in with_graphs.contexts()}
+
+
+def test_validate_reports_a_run_that_lost_its_start_time(captured, tmp_path):
+    from pyoxigraph import NamedNode
+
+    from cnnprov_rdf.interop.validation import validate
+    from cnnprov_rdf.storage.store import open_for_writing
+
+    store_path = tmp_path / "store"
+    shutil.copytree(captured.store, store_path, ignore=shutil.ignore_patterns("LOCK"))
+    store = open_for_writing(store_path)
+    started = NamedNode(PROV + "startedAtTime")
+    run = NamedNode(f"https://w3id.org/cnnprov/id/run/{captured.run_id}")
+    for quad in list(store.quads_for_pattern(run, started, None, None)):
+        store.remove(quad)
+    store.flush()
+    del store
+    report = validate(open_for_reading(store_path))
+    [result] = [r for r in report.runs if r.run_id == captured.run_id]
+    assert not report.conforms and not result.conforms
+    assert "startedAtTime" in report.text()

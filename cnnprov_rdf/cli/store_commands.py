@@ -27,7 +27,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         args.output.write_text(text, encoding="utf-8")
         print(f"wrote {args.output}", file=sys.stderr)
         return 0
-    data = export(store, args.format, args.run, args.output)
+    data = export(store, args.format, args.run, args.output, named_graphs=True if args.named_graphs else None)
     if data is not None:
         sys.stdout.buffer.write(data)
     else:
@@ -89,6 +89,8 @@ def register(
     exporter = sub.add_parser("export", parents=[store, runs], help="export runs as RDF")
     exporter.add_argument("--format", choices=[*FORMATS, *PROV_EXPORT_FORMATS], default="turtle")
     exporter.add_argument("-o", "--output", type=Path, help=f"output file (e.g. run.{EXTENSIONS['turtle']})")
+    exporter.add_argument("--named-graphs", action="store_true",
+                          help="jsonld: keep one named graph per run (default: plain triples)")
     exporter.set_defaults(func=cmd_export)
 
     importer = sub.add_parser(
