@@ -153,6 +153,11 @@ def test_cli_import_from_tools_and_their_errors(mlruns, tmp_path):
     ok = subprocess.run([*cli, "--from", "yprov4ml", str(YPROV)], capture_output=True, text=True, timeout=120,
                         cwd=REPO)
     assert ok.returncode == 0 and "imported 1 yprov4ml run(s)" in ok.stdout and "warning:" in ok.stderr
+    # the bare document, as plain PROV-JSON: imported with warnings, not a traceback
+    plain = subprocess.run([*cli[:-1], str(tmp_path / "plain"), str(YPROV / "prov_cnn_grid_GR0_0.json")],
+                           capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert plain.returncode == 0 and "(provjson)" in plain.stdout and "Traceback" not in plain.stderr
+    assert "prefix 'default' is 'cnn_grid_GR0_0', not an IRI" in plain.stderr
     for source, tool, message in ((tmp_path / "nowhere", "mlflow", "not an MLflow tracking store"),
                                   (tmp_path, "yprov4ml", "no yProv4ML PROV-JSON file")):
         bad = subprocess.run([*cli, "--from", tool, str(source)], capture_output=True, text=True, timeout=120,
