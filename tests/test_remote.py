@@ -198,7 +198,7 @@ def test_sink_backs_off_without_waiting(tmp_path: Path) -> None:
     server = start_server(tmp_path / "srv", read_write=True, port=int(url.rsplit(":", 1)[1]))
     try:
         assert replay_spool(tmp_path / "s.nq") == 20
-        rows = select(server.url, "SELECT ?o WHERE { GRAPH ?g { ?s ?p ?o } }")
+        rows = select(server.url, "SELECT ?o WHERE { GRAPH <http://ex/g> { ?s ?p ?o } }")
         assert [row["o"] for row in rows] == ['a "b"\n\\']
     finally:
         server.stop()
