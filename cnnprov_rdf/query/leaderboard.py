@@ -48,7 +48,7 @@ def _sort_key(value: Any) -> tuple[int, Any]:
 
 
 def sort_rows(rows: list[dict[str, Any]], column: str) -> list[dict[str, Any]]:
-    """Rows ordered by `column` in its better direction; runs without a value always last."""
+    """Rows ordered by `column` in its better direction (a stable sort); runs without a value always last."""
     present = [row for row in rows if row.get(column) is not None]
     missing = [row for row in rows if row.get(column) is None]
     reverse = descending(column)
@@ -103,4 +103,6 @@ def leaderboard(store: Any, sort: str | None = DEFAULT_SORT, search: str | None 
     column = sort or DEFAULT_SORT
     if column not in columns:
         raise QueryError(f"cannot sort the leaderboard by {column!r}; columns: {', '.join(columns)}")
-    return QueryResult(result.query, columns, sort_rows(rows, column))
+    newest_first = sort_rows(rows, DEFAULT_SORT)  # ties (and runs without a value) stay newest first
+    ordered = newest_first if column == DEFAULT_SORT else sort_rows(newest_first, column)
+    return QueryResult(result.query, columns, ordered)
