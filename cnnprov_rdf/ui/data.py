@@ -85,14 +85,13 @@ class Data:
 
     def board(self) -> QueryResult:
         """The whole leaderboard, newest first, from the cache while the store's files are unchanged."""
-        fingerprint = self.fingerprint()
-        with self._lock:
+        fingerprint = self.fingerprint()  # before the snapshot: a write in between only costs a recomputation
+        with self._lock:  # one computation at a time; requests that arrive meanwhile wait for it and share it
             if fingerprint is not None and self._cached is not None and self._cached[0] == fingerprint:
                 return self._cached[1]
-        result = leaderboard(self.source(), sort=DEFAULT_SORT)
-        with self._lock:
+            result = leaderboard(self.source(), sort=DEFAULT_SORT)
             self._cached = (fingerprint, result) if fingerprint is not None else None
-        return result
+            return result
 
     def runs(self, sort: str | None = None, search: str | None = None) -> dict[str, Any]:
         board = self.board()

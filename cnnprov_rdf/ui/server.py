@@ -16,6 +16,7 @@ request reading a fresh read-only snapshot of the store (see `data.py`).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -232,6 +233,11 @@ class App(ThreadingHTTPServer):
         return thread
 
 
+def _warm(data: Data) -> None:
+    with contextlib.suppress(CnnprovError):  # no store yet, say: the pages will say so
+        data.board()
+
+
 def serve(location: str | Path, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, endpoint: bool = False,
           open_browser: bool = False, ready: Callable[[App], None] | None = None) -> None:
     """Serve the app until interrupted; prints its URL (one line) once it listens."""
@@ -241,6 +247,8 @@ def serve(location: str | Path, *, host: str = DEFAULT_HOST, port: int = DEFAULT
     if host not in _LOOPBACK:
         print(f"cnnprov ui: warning: listening on {host}, not only this machine; the app has no login",
               file=sys.stderr, flush=True)
+    # Compute the leaderboard once in the background, so that the first page does not wait for it.
+    threading.Thread(target=_warm, args=(app.data,), name="cnnprov-ui-warm", daemon=True).start()
     if ready is not None:
         ready(app)
     if open_browser:
