@@ -246,13 +246,18 @@ def test_compare_page_overlays_the_chosen_runs(page, server, grid, ui_store, sho
     page.select_option("#curve-metric", "loss")
     page.wait_for_function("() => document.getElementById('curves').layout.title.text.startsWith('loss')")
     assert page.evaluate("document.getElementById('curves').data.map(t => t.y)") == [r.history["loss"] for r in chosen]
-    points = page.evaluate("document.getElementById('hp-plot').data.reduce((n, t) => n + t.x.length, 0)")
-    hps = [c for c in leaderboard(ui_store).columns if c.startswith("hp.")]
-    assert points > 0 and page.evaluate("document.getElementById('hp-plot').data.length") % 2 == 0
-    assert len(hps) >= page.evaluate("document.getElementById('hp-plot').data.length") // 2
+    board = leaderboard(ui_store)
+    varying = [c for c in board.columns if c.startswith("hp.")
+               and len({json.dumps(r[c]) for r in board.rows if r[c] is not None}) > 1][:8]
+    assert "hp.learning_rate" in varying
+    panels = page.evaluate("(() => { const gd = document.getElementById('hp-plot'); return gd.data.map(t => "
+                           "[gd.layout[t.xaxis.replace('x', 'xaxis')].title.text, t.x.length]); })()")
+    assert [title for title, _ in panels[::2]] == [c[3:] for c in varying]
+    assert sum(n for _, n in panels) == sum(1 for c in varying for r in board.rows
+                                            if r[c] is not None and r["test_accuracy"] is not None)
     highlighted = page.evaluate("document.getElementById('hp-plot').data[1].text")
     assert sorted(highlighted) == sorted(run.name for run in chosen)
-    screenshot(page, shots, "ui-compare")
+    screenshot(page, shots, "ui-compare", full_page=True)
 
 
 def test_queries_page_runs_canned_queries_with_parameters(page, server, grid, ui_store, shots):

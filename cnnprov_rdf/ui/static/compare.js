@@ -3,6 +3,7 @@
 
 const chosen = new URLSearchParams(window.location.search).getAll("run");
 const view = { runs: [], board: null };
+const MAX_PANELS = 8;
 
 function fillSelect(select, options, selected) {
   select.replaceChildren(...options.map((o) => cnn.el("option", { value: o, text: o, selected: o === selected })));
@@ -15,7 +16,8 @@ function drawCurves() {
     x: run.epochs.rows.map((r) => r.epoch), y: run.epochs.rows.map((r) => r[metric]),
   }));
   cnn.plot(document.getElementById("curves"), traces,
-    { title: cnn.TITLE(`${metric} per epoch`), xaxis: { title: { text: "epoch" } },
+    { title: cnn.TITLE(`${metric} per epoch`),
+      xaxis: { title: { text: "epoch" }, dtick: Math.max(...traces.map((t) => t.x.length), 0) <= 12 ? 1 : undefined },
       yaxis: { type: metric === "learning_rate" ? "log" : "linear" } });
 }
 
@@ -23,8 +25,10 @@ function drawCurves() {
 function drawHyperparameters() {
   const board = view.board;
   const metric = document.getElementById("hp-metric").value;
-  const hps = board.columns.filter((c) => c.startsWith("hp.")).filter((c) =>
-    new Set(board.rows.map((r) => JSON.stringify(r[c]))).size > 1 || board.columns.length < 12);
+  // The hyperparameters that vary between runs (all of them if none does), at most MAX_PANELS.
+  const all = board.columns.filter((c) => c.startsWith("hp."));
+  const varying = all.filter((c) => new Set(board.rows.filter((r) => r[c] !== null).map((r) => JSON.stringify(r[c]))).size > 1);
+  const hps = (varying.length ? varying : all).slice(0, MAX_PANELS);
   const holder = document.getElementById("hp-plot");
   if (!hps.length || !board.rows.length) { cnn.notice(holder, "No hyperparameters to plot."); return; }
   const gap = 0.04;
