@@ -36,8 +36,9 @@ TRAINER = Path(__file__).with_name("_train_in_subprocess.py")
 REPO = Path(__file__).resolve().parents[1]
 
 
-def start_server(store: Path) -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+def start_server(store: Path, **environment: str) -> tuple[subprocess.Popen, str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+           **environment}
     process = subprocess.Popen([sys.executable, "-m", "cnnprov_rdf.cli", "ui", "--store", str(store), "--bind",
                                 "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     line = process.stdout.readline() if process.stdout else ""
@@ -192,14 +193,14 @@ def test_clicking_a_header_sorts_by_that_column(page, server, ui_store):
 def test_filtering_and_selecting_runs_to_compare(page, server, grid):
     page.goto(server + "/")
     page.wait_for_selector("table#runs tbody tr")
-    page.fill("#search", "e2")
+    page.fill("#search", "lr0.005")  # (not "e2": a run id, hexadecimal, may contain it)
     page.wait_for_function("() => document.querySelectorAll('table#runs tbody tr').length === 2")
-    assert sorted(names_shown(page)) == ["lr0.005-e2", "lr0.01-e2"]
-    for run_id in (grid.runs["lr0.005-e2"].run_id, grid.runs["lr0.01-e2"].run_id):
+    assert names_shown(page) == ["lr0.005-e2", "lr0.005-e1"]
+    for run_id in (grid.runs["lr0.005-e2"].run_id, grid.runs["lr0.005-e1"].run_id):
         page.check(f"input[data-run='{run_id}']")
     page.click("#compare")
     page.wait_for_url("**/compare?run=*")
-    assert "run=" + grid.runs["lr0.01-e2"].run_id in page.url
+    assert page.url.endswith(f"/compare?run={grid.runs['lr0.005-e2'].run_id}&run={grid.runs['lr0.005-e1'].run_id}")
 
 
 def test_a_run_page_shows_its_curves_details_and_graph(page, server, grid, ui_store, shots):
@@ -345,6 +346,21 @@ def test_a_training_started_after_the_page_opened_appears_and_grows(page, ui_sto
     finally:
         if trainer is not None and trainer.poll() is None:
             trainer.kill()
+        stop(process)
+
+
+def test_without_graphviz_the_run_page_says_so(page, ui_store, grid):
+    process, url = start_server(ui_store, PATH=str(Path(sys.executable).parent))  # no `dot` on this PATH
+    try:
+        run_id = grid.runs["lr0.01-e1"].run_id
+        status, kind, body = get(f"{url}/api/runs/{run_id}/graph.svg")
+        assert (status, kind) == (503, "application/json; charset=utf-8")
+        assert "Graphviz is not installed" in json.loads(body)["error"]
+        page.goto(f"{url}/run/{run_id}")
+        page.wait_for_selector("#graph .notice")
+        assert "Graphviz is not installed" in page.text_content("#graph")
+        page.wait_for_selector("#loss-plot .main-svg")  # the rest of the page is there
+    finally:
         stop(process)
 
 
