@@ -389,6 +389,35 @@ def test_api_returns_typed_values_and_refuses_what_it_must(server, ui_store, gri
     assert get(server + "/static/../data.py")[0] == 404
 
 
+def test_the_app_reads_a_sparql_endpoint_too(ui_store, tmp_path):
+    from cnnprov_rdf.storage.server import start_server as start_oxigraph
+
+    copy = tmp_path / "served"
+    shutil.copytree(ui_store, copy)
+    oxigraph = start_oxigraph(copy)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen([sys.executable, "-m", "cnnprov_rdf.cli", "ui", "--endpoint", oxigraph.query_endpoint,
+                                "--bind", "127.0.0.1:0"], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        line = process.stdout.readline() if process.stdout else ""
+        url = line.split(" at ")[1].split()[0].rstrip("/")
+        assert json.loads(get(url + "/api/info")[2]) == {"location": oxigraph.query_endpoint, "kind": "endpoint"}
+        runs = json.loads(get(url + "/api/runs?sort=test_accuracy")[2])
+        assert runs["rows"] == plain(leaderboard(ui_store, sort="test_accuracy").rows)
+        run_id = runs["rows"][0]["run_id"]
+        assert json.loads(get(f"{url}/api/runs/{run_id}/epochs")[2])["epochs"]["rows"] == plain(
+            run_query(ui_store, "epoch-metrics", run=run_id).rows)
+        status, _, body = get(f"{url}/api/runs/{run_id}/graph.svg")
+        assert status == 503 and "endpoint" in json.loads(body)["error"]
+        query = "SELECT ?n WHERE { ?r <https://w3id.org/cnnprov/ontology#runName> ?n } ORDER BY ?n"
+        status, _, body = get(url + "/api/sparql?" + urllib.parse.urlencode({"query": query}))
+        names = sorted(row["name"] for row in run_query(ui_store, "runs").rows)
+        assert status == 200 and [row["n"] for row in json.loads(body)["rows"]] == names
+    finally:
+        stop(process)
+        oxigraph.stop()
+
+
 def test_sparql_box_accepts_read_queries_only(server):
     def sparql(text: str) -> tuple[int, dict]:
         status, _, body = get(server + "/api/sparql?" + urllib.parse.urlencode({"query": text}))
