@@ -26,7 +26,7 @@ from cnnprov_rdf.capture.tracker import Tracker
 from cnnprov_rdf.query.leaderboard import leaderboard
 from cnnprov_rdf.query.library import run_query
 from cnnprov_rdf.ui.server import parse_bind
-from cnnprov_rdf.ui.sparql import check, keywords
+from cnnprov_rdf.ui.sparql import check, keywords, run_user_query
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -337,6 +337,7 @@ def test_a_training_started_after_the_page_opened_appears_and_grows(page, ui_sto
         assert page.evaluate("window.notReloaded") is True
         assert set(seen) >= {1, 2, 3}, f"epochs seen on the page: {sorted(seen)}"
         lags = {epoch: seen[epoch] - printed[epoch] for epoch in (1, 2) if epoch in printed}
+        print(f"seconds from the trainer's epoch end to the page showing it: {lags}")
         assert all(lag < 3.0 for lag in lags.values()), lags  # the page polls every second
         page.wait_for_function("() => [...document.querySelectorAll('table#runs tr')].some(tr => "
                                "tr.querySelector('td[data-col=name]')?.textContent === 'tiny' && "
@@ -435,6 +436,15 @@ def test_sparql_box_accepts_read_queries_only(server):
         assert status == 400 and message in answer["error"], (text, answer)
     status, answer = sparql("SELECT * WHERE { ?s ?p }")
     assert status == 400 and "syntax error" in answer["error"]
+
+
+def test_a_users_query_is_stopped_after_its_timeout(ui_store):
+    endless = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
+    started = time.monotonic()
+    with pytest.raises(ValueError, match="ran longer than 1 s and was stopped"):
+        run_user_query(str(ui_store), endless, timeout=1.0)
+    assert time.monotonic() - started < 5
+    assert run_user_query(str(ui_store), "ASK { ?s ?p ?o }")["rows"] == [{"result": True}]
 
 
 def test_the_keyword_check_ignores_strings_iris_comments_and_variables():
