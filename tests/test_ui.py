@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -39,12 +40,15 @@ REPO = Path(__file__).resolve().parents[1]
 def start_server(store: Path, **environment: str) -> tuple[subprocess.Popen, str]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
            **environment}
+    # stderr to a file, not a pipe nobody reads (which could fill up and block the server)
+    errors = tempfile.TemporaryFile("w+")  # noqa: SIM115 (open as long as the server runs)
     process = subprocess.Popen([sys.executable, "-m", "cnnprov_rdf.cli", "ui", "--store", str(store), "--bind",
-                                "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                                "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=errors, text=True, env=env)
     line = process.stdout.readline() if process.stdout else ""
     if " at http://" not in line:
         process.kill()
-        raise AssertionError(f"the server did not start: {line!r} {process.stderr.read() if process.stderr else ''}")
+        errors.seek(0)
+        raise AssertionError(f"the server did not start: {line!r} {errors.read()}")
     return process, line.split(" at ")[1].split()[0].rstrip("/")
 
 
