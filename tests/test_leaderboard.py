@@ -114,7 +114,7 @@ def test_a_user_hyperparameter_and_a_run_in_progress(grid, tmp_path):
         live.log_epoch(1, {"loss": 0.9, "accuracy": 0.4})
         live.log_epoch(2, {"loss": 0.7, "accuracy": 0.5})
         tracker.flush()
-        result = leaderboard(str(path), sort="hp.filters")
+    result = leaderboard(str(path), sort="hp.filters")  # the writer closed, the run never ended
     assert "hp.filters" in result.columns
     first = result.rows[0]
     assert {k: first[k] for k in ("name", "status", "epochs", "ended", "hp.filters", "hp.learning_rate")} == {

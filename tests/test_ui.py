@@ -460,6 +460,28 @@ def test_the_keyword_check_ignores_strings_iris_comments_and_variables():
         check("SELECT * { service <urn:x> { ?s ?p ?o } }")
 
 
+def test_a_read_that_fails_under_a_writer_is_retried_once_on_a_fresh_snapshot(ui_store):
+    from cnnprov_rdf.errors import StoreError
+    from cnnprov_rdf.ui.data import Data
+
+    data = Data(ui_store)
+    calls: list[object] = []
+
+    def flaky(store):
+        calls.append(store)
+        if len(calls) == 1:
+            raise RuntimeError("Corruption: IO error: No such file or directory: 000123.sst")
+        return "read"
+
+    assert data.read(flaky) == "read" and len(calls) == 2 and calls[0] is not calls[1]
+
+    def broken(store):
+        raise OSError("gone")
+
+    with pytest.raises(StoreError, match="right now: gone"):
+        data.read(broken)
+
+
 def test_bind_addresses():
     assert parse_bind("127.0.0.1:0") == ("127.0.0.1", 0)
     assert parse_bind(":9000") == ("127.0.0.1", 9000)

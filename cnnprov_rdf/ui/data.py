@@ -13,14 +13,17 @@ import math
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pyoxigraph import Store
 
-from ..errors import RenderError, RunNotFoundError, StoreError
+from ..errors import CnnprovError, RenderError, RunNotFoundError, StoreError, StoreNotFoundError
 from ..query.leaderboard import DEFAULT_SORT, leaderboard, matches, sort_rows
 from ..query.library import QueryResult, load_queries, run_query
+
+T = TypeVar("T")
 
 #: Seconds to wait before the one retry of a snapshot that could not be opened.
 RETRY_SECONDS = 0.1
@@ -60,9 +63,17 @@ class Data:
 
         try:
             return open_for_reading(self.location)
-        except StoreError:
+        except StoreNotFoundError:
+            raise
+        except RuntimeError:  # a StoreError, or RocksDB's "Corruption: … No such file" while the writer compacts
             time.sleep(RETRY_SECONDS)
+        try:
             return open_for_reading(self.location)
+        except CnnprovError:
+            raise
+        except RuntimeError as error:
+            raise StoreError(f"cannot read {self.location} right now (a writer is changing its files): {error}; "
+                             "the page tries again") from error
 
     def fingerprint(self) -> tuple[Any, ...] | None:
         """Names, sizes and modification times of the store's files; None for an endpoint (never cached)."""
@@ -75,11 +86,22 @@ class Data:
         except OSError:
             return None
 
+    def read(self, work: Callable[[Store | str], T]) -> T:
+        """`work` on a fresh snapshot, once more on another if the first failed under a writer (RocksDB reports
+        a file the writer just compacted away as an OSError or a RuntimeError "Corruption")."""
+        for attempt in (1, 2):
+            try:
+                return work(self.source())
+            except CnnprovError:
+                raise
+            except (OSError, RuntimeError) as error:
+                if attempt == 2:
+                    raise StoreError(f"cannot read {self.location} right now: {error}") from error
+                time.sleep(RETRY_SECONDS)
+        raise AssertionError("unreachable")
+
     def query(self, name: str, **params: Any) -> QueryResult:
-        try:
-            return run_query(self.source(), name, **params)
-        except OSError as error:  # the snapshot went away under the query (the writer compacted, say)
-            raise StoreError(f"cannot read {self.location}: {error}") from error
+        return self.read(lambda store: run_query(store, name, **params))
 
     # --- runs ---------------------------------------------------------------------------------------
 
@@ -89,7 +111,7 @@ class Data:
         with self._lock:  # one computation at a time; requests that arrive meanwhile wait for it and share it
             if fingerprint is not None and self._cached is not None and self._cached[0] == fingerprint:
                 return self._cached[1]
-            result = leaderboard(self.source(), sort=DEFAULT_SORT)
+            result = self.read(lambda store: leaderboard(store, sort=DEFAULT_SORT))
             self._cached = (fingerprint, result) if fingerprint is not None else None
             return result
 
@@ -118,12 +140,10 @@ class Data:
         """Everything the run page shows but its curves and its graph."""
         row = self.find_run(reference)
         run_id = row["run_id"]
-        store = self.source()
-        hyperparameters = run_query(store, "hyperparameters", run=run_id)
-        architecture = run_query(store, "architecture", run=run_id)
-        tests = run_query(store, "test-results", run=run_id)
-        files = run_query(store, "model-lineage")
-        errors = run_query(store, "failed-runs")
+        hyperparameters, architecture, tests, files, errors = self.read(lambda store: (
+            run_query(store, "hyperparameters", run=run_id), run_query(store, "architecture", run=run_id),
+            run_query(store, "test-results", run=run_id), run_query(store, "model-lineage"),
+            run_query(store, "failed-runs")))
         return {
             "run": {c: plain(v) for c, v in row.items()},
             "hyperparameters": result_json(hyperparameters),
@@ -136,9 +156,8 @@ class Data:
     def epochs(self, reference: str) -> dict[str, Any]:
         """The run's per-epoch metrics and its learning-rate adaptations, for the curves."""
         row = self.find_run(reference)
-        store = self.source()
-        epochs = run_query(store, "epoch-metrics", run=row["run_id"])
-        adaptations = run_query(store, "lr-adaptations", run=row["run_id"])
+        epochs, adaptations = self.read(lambda store: (run_query(store, "epoch-metrics", run=row["run_id"]),
+                                                       run_query(store, "lr-adaptations", run=row["run_id"])))
         return {"run_id": row["run_id"], "name": row["name"], "status": row["status"],
                 "epochs": result_json(epochs), "adaptations": result_json(adaptations)}
 
@@ -154,7 +173,7 @@ class Data:
         from ..visual import run_graph_svg
 
         try:
-            return run_graph_svg(self.source(), row["run_id"])
+            return run_graph_svg(self.source(), row["run_id"])  # not read(): Graphviz errors are RuntimeErrors
         except RenderError:
             raise
         except Exception as error:  # graphviz.ExecutableNotFound, a failing `dot`
