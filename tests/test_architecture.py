@@ -22,6 +22,7 @@ LAYERS = {
     "interop": "interop",
     "visual": "visual",
     "demo": "demo",
+    "ui": "ui",
     "cli": "cli",
     "keras": "api",
     "__init__": "api",
@@ -38,7 +39,8 @@ ALLOWED = {
     "interop": {"base", "events", "graph", "storage", "query"},
     "visual": {"base", "graph", "storage", "query"},
     "demo": {"base", "capture"},
-    "cli": {"base", "graph", "storage", "capture", "query", "interop", "visual", "demo"},
+    "ui": {"base", "graph", "storage", "query", "visual"},
+    "cli": {"base", "graph", "storage", "capture", "query", "interop", "visual", "demo", "ui"},
     "api": {"base", "events", "graph", "storage", "capture", "query", "interop"},
 }
 

@@ -75,7 +75,10 @@ def foreign_server():
 
 def _outcome(source, name: str, **params):
     try:
-        return "rows", run_query(source, name, **params).rows
+        result = run_query(source, name, **params)
+        if "ORDER BY" not in result.query.text:  # the rows of a query without ORDER BY are a multiset
+            return "rows", sorted(result.rows, key=repr)
+        return "rows", result.rows
     except (QueryError, RunNotFoundError) as error:
         return type(error).__name__, str(error)
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from ..capture.environment import package_version
 from ..errors import CnnprovError
-from . import demo_command, query_commands, remote_commands, store_commands, visual_commands
+from . import demo_command, query_commands, remote_commands, store_commands, ui_command, visual_commands
 from .options import runs_parent, store_parent
 from .output import format_rows
 
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     store_commands.register(sub, store, runs)
     remote_commands.register(sub, store)
     visual_commands.register(sub, store, runs)
+    ui_command.register(sub, store)
     return parser
 
 
