@@ -38,6 +38,7 @@ COVERED = {
     "epoch-time-stats", "failed-runs", "hyperparameters", "lr-adaptations", "model-lineage", "prov-activities",
     "running-now", "runs", "test-results", "training-time-by-config",
     "epoch-metrics", "run-graph",  # drawn by the visual commands; their exact rows are tested in test_visual.py
+    "search-trials", "searches",  # searches: their exact rows are tested in test_tuning.py
 }
 
 
@@ -86,7 +87,7 @@ def stored_epochs(store, grid) -> dict[str, dict[int, dict]]:
 
 def test_every_canned_query_is_covered():
     assert set(load_queries()) == COVERED
-    assert len(COVERED) == 18
+    assert len(COVERED) == 20
 
 
 # --- runs, failures, live runs -----------------------------------------------------------------------
@@ -504,6 +505,10 @@ def test_ambiguous_and_unknown_run_references_are_query_errors(store, grid):
 def test_results_convert_to_dataframes_with_the_header_columns(store, grid):
     pytest.importorskip("pandas")
     for name, query in load_queries().items():
+        if name == "search-trials":  # this store holds no search (test_tuning.py covers it)
+            with pytest.raises(QueryError, match="no hyperparameter searches"):
+                run_query(store, name)
+            continue
         result = run_query(store, name)
         frame = result.to_dataframe()
         assert list(frame.columns) == result.columns == list(query.columns)
@@ -527,11 +532,15 @@ def test_cli_lists_every_query_with_its_parameters_as_json(capsys):
         for name in ("architecture", "epoch-loss-time", "epoch-time-stats", "hyperparameters", "lr-adaptations",
                      "epoch-metrics", "run-graph")
     } | {
-        "compare-runs": [run("a", "latest"), run("b", "previous")],
+        "compare-runs": [run("a", "latest"), run("b", "previous"),
+                         {"name": "runs", "type": "runs", "required": False, "default": "all"}],
+        "search-trials": [{"name": "search", "type": "search", "required": False, "default": "latest"}],
         "test-results": [run("run", "all")],
         "model-lineage": [{"name": "file", "type": "string", "required": False, "default": "all"}],
         "config-ranking": [{"name": "metric", "type": "choice", "required": False, "default": "test_accuracy",
-                            "choices": METRICS}],
+                            "choices": METRICS},
+                           {"name": "by", "type": "strings", "required": False,
+                            "default": "learning_rate,epochs,batch_size,optimizer"}],
     }
     assert {name: entry["parameters"] for name, entry in listing.items()} == expected
     for name, entry in listing.items():

@@ -7,8 +7,11 @@ Each file starts with a comment header:
     # param: run run default=latest  The run (IRI, run id or unique prefix of it).
     # columns: elapsed_seconds, epoch, loss
 
-Types: run, iri, string, integer, double, boolean, and choice[a,b,c]. `default=all` leaves the parameter
-unbound, so the query covers everything (a `run` parameter also accepts `all`, `latest` and `previous`).
+Types: run, iri, string, integer, double, boolean, choice[a,b,c], search, and the lists runs and strings
+(comma-separated, or a Python list; each bound as a VALUES block of several rows). A `# shape: NAME` header
+line names a Python step (`query.shaping`) that turns the query's rows into the result's rows and columns.
+`default=all` leaves the parameter unbound, so the query covers everything (a `run` parameter also accepts
+`all`, `latest` and `previous`, and a run's name).
 Parameter values never enter the query text as text: each is resolved and checked, made an RDF term, and
 joined in as a `VALUES` block at the start of the query's outer WHERE group, written out by pyoxigraph's
 term serializer (so a value can only ever be one IRI or one escaped literal), and again wherever the
@@ -29,15 +32,23 @@ from typing import Any
 
 from pyoxigraph import Literal, NamedNode, Store, Variable
 
-from ..errors import QueryError
+from ..errors import QueryError, RunNotFoundError, RunParameterError, SearchNotFoundError
 from ..graph.literals import boolean, double, integer, python_value
 from ..resources import queries_dir
 from ..storage.store import open_for_reading
 from .runs import resolve_run
+from .searches import resolve_search
 
 #: Parameter types: `run` and `iri` are bound as IRIs, `choice` as one of its listed strings, others as
 #: literals of that XSD datatype.
-PARAMETER_TYPES = ("run", "iri", "string", "integer", "double", "boolean", "choice")
+PARAMETER_TYPES = ("run", "iri", "string", "integer", "double", "boolean", "choice", "search", "runs", "strings")
+
+#: List types: several values, bound as a VALUES block of one row each.
+LIST_TYPES = {"runs": "run", "strings": "string"}
+
+
+class TermList(tuple[Any, ...]):
+    """The terms of a list parameter."""
 
 #: A default that leaves the parameter unbound, so that the query covers everything.
 UNBOUND_DEFAULT = "all"
@@ -62,6 +73,7 @@ class CannedQuery:
     columns: tuple[str, ...]
     text: str
     path: Path
+    shape: str | None = None
 
     def describe(self) -> dict[str, Any]:
         """The listing shown by `cnnprov queries --format json`."""
@@ -111,7 +123,8 @@ def parse_query_file(path: Path) -> CannedQuery:
         if key not in header:
             raise QueryError(f"{path}: the header lacks a '# {key}:' line")
     columns = tuple(c.strip() for c in header["columns"].split(",") if c.strip())
-    return CannedQuery(path.stem, header["title"], header["description"], tuple(parameters), columns, text, path)
+    return CannedQuery(path.stem, header["title"], header["description"], tuple(parameters), columns, text, path,
+                       header.get("shape"))
 
 
 def load_queries(extra_dir: str | os.PathLike[str] | None = None) -> dict[str, CannedQuery]:
@@ -173,26 +186,44 @@ def bind_parameters(query: CannedQuery, store: Store, given: Mapping[str, Any]) 
             if parameter.required:
                 raise QueryError(f"query {query.name!r} needs the parameter {parameter.name!r} ({parameter.type})")
             continue
-        if parameter.type == "run":
-            try:
-                term: Any = resolve_run(store, str(raw))[0]
-            except LookupError as error:
-                raise QueryError(str(error)) from None
-        elif parameter.type == "iri":
-            try:
-                term = NamedNode(str(raw))
-            except ValueError:
-                raise QueryError(f"parameter {parameter.name!r} must be an IRI, got {raw!r}") from None
-        elif parameter.type == "choice":
-            if str(raw) not in parameter.choices:
-                raise QueryError(
-                    f"parameter {parameter.name!r} must be one of {', '.join(parameter.choices)}; got {raw!r}"
-                )
-            term = Literal(str(raw))
+        if parameter.type in LIST_TYPES:
+            items = [v.strip() for v in raw.split(",")] if isinstance(raw, str) else [str(v) for v in raw]
+            single = Parameter(parameter.name, LIST_TYPES[parameter.type], True, None)
+            term: Any = TermList(_term(single, store, item) for item in items if item)
         else:
-            term = _literal(parameter, raw)
+            term = _term(parameter, store, raw)
         bindings[Variable(parameter.name)] = term
     return bindings
+
+
+def _term(parameter: Parameter, store: Store, raw: Any) -> Any:
+    """One parameter value as an RDF term."""
+    if parameter.type == "run":
+        try:
+            term: Any = resolve_run(store, str(raw))[0]
+        except RunNotFoundError as error:
+            raise RunParameterError(str(error)) from None
+        except LookupError as error:
+            raise QueryError(str(error)) from None
+    elif parameter.type == "search":
+        try:
+            term = resolve_search(store, str(raw))
+        except SearchNotFoundError as error:
+            raise QueryError(str(error)) from None
+    elif parameter.type == "iri":
+        try:
+            term = NamedNode(str(raw))
+        except ValueError:
+            raise QueryError(f"parameter {parameter.name!r} must be an IRI, got {raw!r}") from None
+    elif parameter.type == "choice":
+        if str(raw) not in parameter.choices:
+            raise QueryError(
+                f"parameter {parameter.name!r} must be one of {', '.join(parameter.choices)}; got {raw!r}"
+            )
+        term = Literal(str(raw))
+    else:
+        term = _literal(parameter, raw)
+    return term
 
 
 _OUTER_WHERE = re.compile(r"\bWHERE\s*\{", re.IGNORECASE)
@@ -208,9 +239,13 @@ def with_values(text: str, bindings: Mapping[Variable, Any]) -> str:
     of every `#@values` line. (A parameter's variable must mean that parameter throughout the query.)"""
     if not bindings:
         return text
-    variables = " ".join(str(variable) for variable in bindings)
-    terms = " ".join(str(term) for term in bindings.values())
-    block = f" VALUES ({variables}) {{ ({terms}) }}"
+    single = {variable: term for variable, term in bindings.items() if not isinstance(term, TermList)}
+    variables = " ".join(str(variable) for variable in single)
+    terms = " ".join(str(term) for term in single.values())
+    block = f" VALUES ({variables}) {{ ({terms}) }}" if single else ""
+    for variable, listed in bindings.items():
+        if isinstance(listed, TermList):  # one row per term (none: the query has no solution)
+            block += f" VALUES {variable} {{ {' '.join(str(term) for term in listed)} }}"
     text = VALUES_MARKER.sub(lambda _: block, text)
     uncommented = re.sub(r"(?m)^\s*#.*$", lambda m: " " * len(m.group()), text)
     match = _OUTER_WHERE.search(uncommented)
@@ -257,9 +292,19 @@ def run_query(
         from .sources import EndpointSource, is_endpoint
 
         store = EndpointSource(str(store)) if is_endpoint(store) else open_for_reading(store)
-    bindings = bind_parameters(query, store, params)
+    shaper = None
+    if query.shape is not None:
+        from .shaping import shaper_for
+
+        shaper = shaper_for(query)
+        params = shaper.prepare(store, dict(params))
+    bindings = bind_parameters(query, store, {k: v for k, v in params.items() if not k.startswith("_")})
     solutions = store.query(with_values(query.text, bindings), use_default_graph_as_union=True)
     projected = [v.value for v in solutions.variables]  # type: ignore[union-attr]
+    if shaper is not None:
+        raw = [{column: python_value(solution[i]) for i, column in enumerate(projected)} for solution in solutions]
+        columns, shaped = shaper.shape(raw, params, bindings)
+        return QueryResult(query, columns, shaped)
     missing = [column for column in query.columns if column not in projected]
     if missing:
         raise QueryError(f"{query.path}: the header names columns the query does not select: {missing}")
