@@ -226,6 +226,9 @@ def _term(parameter: Parameter, store: Store, raw: Any) -> Any:
     return term
 
 
+#: An xsd:dateTime's lexical form, as `python_value` leaves it (text, so that rows stay plain JSON values).
+_DATE_TIME = re.compile(r"^-?\d{4,}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)?$")
+
 _OUTER_WHERE = re.compile(r"\bWHERE\s*\{", re.IGNORECASE)
 
 
@@ -272,10 +275,19 @@ class QueryResult:
         return len(self.rows)
 
     def to_dataframe(self) -> Any:
-        """A pandas DataFrame (pandas must be installed)."""
-        import pandas as pd
+        """A pandas DataFrame (pandas must be installed: it comes with the `demo` extra); a column of
+        xsd:dateTime values (ISO 8601 text in the rows) becomes a column of UTC datetimes."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise QueryError("to_dataframe needs pandas: pip install pandas (or cnnprov-rdf[demo])") from None
 
-        return pd.DataFrame(self.rows, columns=self.columns)
+        frame = pd.DataFrame(self.rows, columns=self.columns)
+        for column in self.columns:
+            values = [row[column] for row in self.rows if row[column] is not None]
+            if values and all(isinstance(v, str) and _DATE_TIME.match(v) for v in values):
+                frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
+        return frame
 
 
 def run_query(
