@@ -116,7 +116,10 @@ class EndpointSource(Source):
     """A SPARQL 1.1 endpoint, queried by POST with JSON results (SPARQLWrapper)."""
 
     def __init__(self, url: str, *, timeout: float = DEFAULT_TIMEOUT, name: str | None = None) -> None:
-        self.url, self.timeout, self.name = url, timeout, name or url
+        """`url`: the server's base URL or its /query (/update, /sparql) URL; queries go to its query URL."""
+        from ..storage.destination import Endpoint
+
+        self.url, self.timeout, self.name = Endpoint(url).query_url, timeout, name or url
 
     def select(self, query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         from SPARQLWrapper import JSON, POST, SELECT, SPARQLWrapper
