@@ -477,3 +477,22 @@ def test_dataframes_have_datetimes(small_store):
     frame = run_query(open_for_reading(small_store[0]), "runs").to_dataframe()
     assert str(frame["started"].dtype).startswith("datetime64")
     assert not math.isnan(frame["final_loss"].iloc[0])
+
+
+def test_search_and_trial_graphs_conform_to_the_shapes(keras_search):
+    import pyshacl
+    import rdflib
+    from pyoxigraph import RdfFormat, serialize
+
+    from cnnprov_rdf.interop.validation import load_shapes, validate
+
+    store, _ = keras_search
+    reader = open_for_reading(store)
+    assert validate(reader).conforms  # every run graph, trial triples included
+    [graph] = [g for g in reader.named_graphs() if "/graph/search/" in g.value]
+    data = rdflib.Graph().parse(data=serialize([q.triple for q in reader.quads_for_pattern(None, None, None, graph)],
+                                               format=RdfFormat.N_TRIPLES), format="nt")
+    conforms, _, text = pyshacl.validate(data, shacl_graph=load_shapes(), inference="none", advanced=True)
+    assert conforms, text
+    data.remove((None, rdflib.URIRef(CNN.objectiveDirection.value), None))
+    assert not pyshacl.validate(data, shacl_graph=load_shapes(), inference="none", advanced=True)[0]
