@@ -24,6 +24,7 @@ import tensorflow as tf
 from .events import HyperparameterValue, LayerInfo
 from .schedules import StepDecay
 from .tracker import Run, Tracker, local_agents, now
+from .trials import TrialAware
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,7 @@ def _record_uncaught(kind: type[BaseException], error: BaseException, tb: Traceb
     _previous_excepthook(kind, error, tb)
 
 
-class ProvenanceCallback(keras.callbacks.Callback):
+class ProvenanceCallback(TrialAware, keras.callbacks.Callback):
     """Records a Keras training as W3C PROV in a provenance store.
 
     `model.fit(x, y, callbacks=[ProvenanceCallback(store="provenance")])` records hyperparameters,
@@ -175,13 +176,9 @@ class ProvenanceCallback(keras.callbacks.Callback):
         dataset: Mapping[str, Any] | None = None,
         endpoint: str | None = None,
         per_batch: bool = False,
-        search: Any = None,
-        trial_id: str | int | None = None,
-        trial: Any = None,
+        search: Any = None, trial_id: str | int | None = None, trial: Any = None,  # a trial: cnnprov_rdf.tuning
     ) -> None:
-        """`per_batch=True` also records every training batch's metrics (a `cnn:BatchResult` each). The run is a
-        trial of a search with `search=` (from `Tracker.search`) and `trial_id=`, or with `trial=` (an Optuna
-        trial: its study is the search); see `cnnprov_rdf.tuning`."""
+        """`per_batch=True` also records every training batch's metrics (a `cnn:BatchResult` each)."""
         super().__init__()
         #: Seconds spent inside each of this callback's hooks, on the training thread (its direct cost there).
         self.hook_seconds: dict[str, float] = {}
@@ -209,24 +206,7 @@ class ProvenanceCallback(keras.callbacks.Callback):
         self._test_examples: int | None = None
         self._patched: set[int] = set()
         self._released = False
-        #: The trial of a search this run carries out (`cnnprov_rdf.tuning`), or None.
-        self.trial_link: Any = None
-        if trial is not None:
-            from ..tuning.optuna import link_trial
-
-            self.trial_link = link_trial(self, trial)
-        elif search is not None:
-            self.trial_link = search.link(self, trial_id)
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> ProvenanceCallback:
-        """A fresh callback with the same tracker, settings and trial: KerasTuner copies the callbacks given to
-        `search` for every execution of every trial, and each copy records a run of its own."""
-        clone = ProvenanceCallback(
-            tracker=self.tracker, run_name=self.run_name, hyperparameters=self.user_hyperparameters,
-            dataset=self.dataset, per_batch=self.per_batch,
-        )
-        clone.trial_link = self.trial_link
-        return clone
+        self._link_trial(search, trial_id, trial)
 
     # --- Keras hooks --------------------------------------------------------------------------------
 
@@ -259,11 +239,8 @@ class ProvenanceCallback(keras.callbacks.Callback):
         if loss is not None:
             hyperparameters["loss_function"] = loss if isinstance(loss, str) else getattr(loss, "name", str(loss))
         hyperparameters.update(self.user_hyperparameters)
-        if self.trial_link is not None:
-            hyperparameters.update(self.trial_link.sampled(hyperparameters))
-        run.log_hyperparameters(hyperparameters)
-        if self.trial_link is not None:
-            self.trial_link.started(self, run)
+        run.log_hyperparameters({**hyperparameters, **(self._trial("sampled", hyperparameters) or {})})
+        self._trial("started", self, run)
         run.log_architecture(self.model.name, int(self.model.count_params()), describe_layers(self.model))
         self._log_schedule(fit.get("callbacks"))
         self._log_dataset(fit)
@@ -309,8 +286,7 @@ class ProvenanceCallback(keras.callbacks.Callback):
         _TRAINING.discard(self)
         if self.run is not None:
             self.run.end()
-            if self.trial_link is not None:
-                self.trial_link.train_ended(self, None)
+            self._trial("train_ended", self, None)
 
     @_guarded
     def on_test_begin(self, logs: Mapping[str, Any] | None = None) -> None:
@@ -374,11 +350,10 @@ class ProvenanceCallback(keras.callbacks.Callback):
     def fail_training(self, error: BaseException) -> None:
         """Record that `fit` was left by `error`, and end the run as failed."""
         if self.run is not None and self._in_fit:
-            if self.trial_link is None or not self.trial_link.stops_normally(error):
+            if not self._trial("stops_normally", error):
                 self.run.fail(error)  # a pruned trial ends its run normally
             self.run.end()
-            if self.trial_link is not None:
-                self.trial_link.train_ended(self, error)
+            self._trial("train_ended", self, error)
         self._in_fit = False
         _TRAINING.discard(self)
 
@@ -391,7 +366,7 @@ class ProvenanceCallback(keras.callbacks.Callback):
             self.run.end()
         self._in_fit = False
         _TRAINING.discard(self)
-        if self.trial_link is not None and not self.trial_link.may_close(self):
+        if self._trial("may_close", self) is False:
             return  # the trial's end (recorded after the objective returns) closes it
         if self._owns_tracker and not self._released:
             self._released = True

@@ -16,10 +16,17 @@ import logging
 import math
 import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from ..capture.events import HyperparameterValue, SearchEnded, SearchStarted
-from ..capture.tracker import Run, now
+
+#: A `capture.tracker.Run` (not imported: `Tracker.search` imports this module).
+Run = Any
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
 
 log = logging.getLogger(__name__)
 
