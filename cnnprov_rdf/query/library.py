@@ -187,7 +187,8 @@ def bind_parameters(query: CannedQuery, store: Store, given: Mapping[str, Any]) 
                 raise QueryError(f"query {query.name!r} needs the parameter {parameter.name!r} ({parameter.type})")
             continue
         if parameter.type in LIST_TYPES:
-            items = [v.strip() for v in raw.split(",")] if isinstance(raw, str) else [str(v) for v in raw]
+            items = [v.strip() for v in raw.split(",")] if isinstance(raw, str) else [
+                v if isinstance(v, NamedNode) else str(v) for v in raw]
             single = Parameter(parameter.name, LIST_TYPES[parameter.type], True, None)
             term: Any = TermList(_term(single, store, item) for item in items if item)
         else:
@@ -198,9 +199,11 @@ def bind_parameters(query: CannedQuery, store: Store, given: Mapping[str, Any]) 
 
 def _term(parameter: Parameter, store: Store, raw: Any) -> Any:
     """One parameter value as an RDF term."""
-    if parameter.type == "run":
+    if parameter.type == "run" and isinstance(raw, NamedNode):  # already resolved (by a shaping step)
+        term: Any = raw
+    elif parameter.type == "run":
         try:
-            term: Any = resolve_run(store, str(raw))[0]
+            term = resolve_run(store, str(raw))[0]
         except RunNotFoundError as error:
             raise RunParameterError(str(error)) from None
         except LookupError as error:
@@ -239,22 +242,27 @@ VALUES_MARKER = re.compile(r"(?m)^[ \t]*#@values[ \t]*$")
 
 def with_values(text: str, bindings: Mapping[Variable, Any]) -> str:
     """The query with a one-row `VALUES` block of the bound terms opening its outer WHERE group, and in place
-    of every `#@values` line. (A parameter's variable must mean that parameter throughout the query.)"""
+    of every `#@values` line. (A parameter's variable must mean that parameter throughout the query.) A list
+    parameter's block (a row per term) goes in place of the `#@values` lines only, where the query has any: it
+    multiplies the rows it joins, so it is bound where it is used."""
     if not bindings:
         return text
     single = {variable: term for variable, term in bindings.items() if not isinstance(term, TermList)}
     variables = " ".join(str(variable) for variable in single)
     terms = " ".join(str(term) for term in single.values())
     block = f" VALUES ({variables}) {{ ({terms}) }}" if single else ""
-    for variable, listed in bindings.items():
-        if isinstance(listed, TermList):  # one row per term (none: the query has no solution)
-            block += f" VALUES {variable} {{ {' '.join(str(term) for term in listed)} }}"
-    text = VALUES_MARKER.sub(lambda _: block, text)
+    lists = "".join(f" VALUES {variable} {{ {' '.join(str(term) for term in listed)} }}"  # none: no solution
+                    for variable, listed in bindings.items() if isinstance(listed, TermList))
+    marked = VALUES_MARKER.search(text) is not None
+    text = VALUES_MARKER.sub(lambda _: block + lists, text)
+    outer = block if marked else block + lists
+    if not outer:
+        return text
     uncommented = re.sub(r"(?m)^\s*#.*$", lambda m: " " * len(m.group()), text)
     match = _OUTER_WHERE.search(uncommented)
     if match is None:
         raise QueryError("a query with parameters needs a 'WHERE {' group to bind them in")
-    return text[: match.end()] + block + text[match.end():]
+    return text[: match.end()] + outer + text[match.end():]
 
 
 # --- results ----------------------------------------------------------------------------------------

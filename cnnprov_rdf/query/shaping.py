@@ -63,10 +63,10 @@ def _compare_prepare(store: Any, params: dict[str, Any]) -> dict[str, Any]:
     resolved = []
     for reference in pair:
         try:
-            resolved.append(resolve_run(store, None if reference is None else str(reference))[0].value)
+            resolved.append(resolve_run(store, None if reference is None else str(reference))[0])
         except RunNotFoundError as error:
             raise RunParameterError(str(error)) from None
-    params["_runs"] = resolved
+    params["_runs"] = [run.value for run in resolved]
     return {"a": "all", "b": "all", "runs": resolved, **{k: v for k, v in params.items() if k.startswith("_")}}
 
 
