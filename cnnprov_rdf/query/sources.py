@@ -176,7 +176,8 @@ def federated_query(
 ) -> QueryResult:
     """Run the canned query `name` on every source; the rows one after another, each with its source's name
     in a leading `source` column. Run parameters are resolved in each source on its own."""
-    query, rows = find_query(name, queries_dir), []
+    query = find_query(name, queries_dir)
+    rows: list[dict[str, Any]] = []
     columns: list[str] = []
     for source in map(as_source, sources):
         result = run_query(source, name, queries_dir=queries_dir, **params)
