@@ -33,7 +33,9 @@ from pyoxigraph import RdfFormat
 
 from cnnprov_rdf.capture.events import LayerInfo
 from cnnprov_rdf.capture.tracker import Tracker, local_agents
-from cnnprov_rdf.query.library import bind_parameters, find_query, load_queries, run_query, with_values
+from cnnprov_rdf.query.binding import bind_parameters, with_values
+from cnnprov_rdf.query.execute import run_query
+from cnnprov_rdf.query.library import find_query, load_queries
 from cnnprov_rdf.storage.store import open_for_reading
 
 LAYERS = [

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cnnprov_rdf.query.library import run_query
+from cnnprov_rdf.query.execute import run_query
 from cnnprov_rdf.storage.store import open_for_reading
 from queries import build_store
 

@@ -7,11 +7,12 @@ SPARQL) → `interop` (export, import, validation, reasoning) and `visual`. Capt
 Every exception raised derives from `CnnprovError`.
 """
 
+from .capture.run import Run
 from .capture.schedules import StepDecay
-from .capture.tracker import Run, Tracker
+from .capture.tracker import Tracker
 from .errors import CnnprovError
 from .interop.export import export
-from .query.library import QueryResult, run_query
+from .query.execute import QueryResult, run_query
 from .storage.store import open_for_reading, open_for_writing
 
 __all__ = [

@@ -36,12 +36,13 @@ from typing import Any
 import keras
 import numpy as np
 
+from cnnprov_rdf.capture.registry import TRACKERS
 from cnnprov_rdf.capture.schedules import StepDecay
-from cnnprov_rdf.capture.tracker import Tracker
 from cnnprov_rdf.demo.alexnet import build_alexnet
 from cnnprov_rdf.demo.datasets import ImageDataset, load_dataset
 from cnnprov_rdf.keras import ProvenanceCallback
-from cnnprov_rdf.query.library import run_query
+from cnnprov_rdf.query.execute import run_query
+from cnnprov_rdf.storage.destination import destination_from
 from cnnprov_rdf.storage.store import open_for_reading
 
 CPU_GRID = {"epochs": [2, 4, 8], "learning_rates": [0.0005, 0.001, 0.002], "repeats": 2}
@@ -98,11 +99,11 @@ def run_grid(args: argparse.Namespace, store: Path, log: Any = None) -> dict[tup
     data = load_dataset(args.data, args.input_size, args.split, args.seed)
     timings: dict[tuple[int, float], dict[str, list]] = {}
     order = 0
-    tracker = Tracker.shared(store)  # the callbacks share this tracker (one writer per store and process)
+    tracker = TRACKERS.acquire(destination_from(store))  # the callbacks share it (one writer per store and process)
     space = {"epochs": list(args.epochs), "learning_rate": list(args.learning_rates)}
     with tracker.search("alexnet-grid", space=space, objective="accuracy", direction="maximize") as search:
         _grid(args, data, store, search, timings, order, log)
-    tracker.release()
+    TRACKERS.release(tracker)
     return timings
 
 

@@ -2,7 +2,7 @@ import keras
 import keras_tuner
 import numpy as np
 
-from cnnprov_rdf.query.library import run_query
+from cnnprov_rdf.query.execute import run_query
 from cnnprov_rdf.tuning import record_search
 
 x = np.random.default_rng(0).random((48, 32, 32, 3), dtype=np.float32)

@@ -3,7 +3,7 @@ import numpy as np
 import optuna
 
 from cnnprov_rdf.keras import ProvenanceCallback
-from cnnprov_rdf.query.library import run_query
+from cnnprov_rdf.query.execute import run_query
 
 x = np.random.default_rng(0).random((48, 32, 32, 3), dtype=np.float32)
 y = np.random.default_rng(1).integers(0, 2, 48)

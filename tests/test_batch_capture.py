@@ -8,10 +8,10 @@ import keras
 import pytest
 from pyoxigraph import Store
 
+from cnnprov_rdf.graph.literals import python_value
 from cnnprov_rdf.graph.mapping import to_quads
 from cnnprov_rdf.interop.validation import validate
 from cnnprov_rdf.keras import ProvenanceCallback
-from cnnprov_rdf.query.library import python_value
 from cnnprov_rdf.storage.store import open_for_reading
 
 PREFIXES = """

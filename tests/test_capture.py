@@ -13,8 +13,8 @@ import pytest
 from pyoxigraph import Store
 
 from cnnprov_rdf.capture.tracker import Tracker
+from cnnprov_rdf.graph.literals import python_value
 from cnnprov_rdf.keras import ProvenanceCallback
-from cnnprov_rdf.query.library import python_value
 from cnnprov_rdf.storage.store import StoreLockedError, open_for_reading
 
 PREFIXES = """

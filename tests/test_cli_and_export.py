@@ -14,7 +14,8 @@ from rdflib.compare import isomorphic
 
 from cnnprov_rdf.cli import main
 from cnnprov_rdf.interop.export import export
-from cnnprov_rdf.query.library import QueryError, load_queries, run_query
+from cnnprov_rdf.query.execute import run_query
+from cnnprov_rdf.query.library import QueryError, load_queries
 from cnnprov_rdf.query.runs import resolve_run
 from cnnprov_rdf.storage.store import open_for_reading
 

@@ -12,17 +12,11 @@ import pytest
 from pyoxigraph import Store
 
 from cnnprov_rdf.graph.mapping import RunIris
-from cnnprov_rdf.query.library import QueryError, load_queries, run_query
+from cnnprov_rdf.query.execute import run_query
+from cnnprov_rdf.query.federation import federated_compare, federated_query, service_runs, shared_datasets
+from cnnprov_rdf.query.library import QueryError, load_queries
 from cnnprov_rdf.query.runs import RunNotFoundError, list_runs, resolve_run
-from cnnprov_rdf.query.sources import (
-    EndpointSource,
-    LocalSource,
-    SourceError,
-    federated_compare,
-    federated_query,
-    service_runs,
-    shared_datasets,
-)
+from cnnprov_rdf.query.sources import EndpointSource, LocalSource, SourceError
 from cnnprov_rdf.storage.server import ServerProcess, free_port, start_server
 from cnnprov_rdf.storage.store import open_for_reading
 

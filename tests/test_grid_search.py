@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnprov_rdf.query.library import run_query
+from cnnprov_rdf.query.execute import run_query
 from cnnprov_rdf.storage.store import open_for_reading
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "grid_search.py"

@@ -27,7 +27,7 @@ from rdflib.compare import isomorphic
 
 from cnnprov_rdf.interop.export import EXTENSIONS, FORMATS, export
 from cnnprov_rdf.interop.interchange import ImportResult, ProvImportError, export_prov, import_file
-from cnnprov_rdf.query.library import run_query
+from cnnprov_rdf.query.execute import run_query
 from cnnprov_rdf.query.runs import resolve_run
 from cnnprov_rdf.storage.store import open_for_reading
 

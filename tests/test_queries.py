@@ -24,7 +24,8 @@ from cnnprov_rdf.cli import main
 from cnnprov_rdf.graph.mapping import RunIris
 from cnnprov_rdf.graph.vocabulary import CNN_NS
 from cnnprov_rdf.interop.export import export
-from cnnprov_rdf.query.library import QueryError, load_queries, run_query
+from cnnprov_rdf.query.execute import run_query
+from cnnprov_rdf.query.library import QueryError, load_queries
 from cnnprov_rdf.storage.store import open_for_reading
 
 #: Run names in the order the grid trains them (so "latest" is the last one).

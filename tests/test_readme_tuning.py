@@ -33,7 +33,7 @@ def test_the_example_runs_and_records_three_trials(name, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     rows = [line for line in done.stdout.splitlines() if line.startswith("{'trial_id'")]
     assert len(rows) == 3
-    from cnnprov_rdf.query.library import run_query
+    from cnnprov_rdf.query.execute import run_query
 
     trials = run_query(str(tmp_path / "provenance"), "search-trials").rows
     assert len(trials) == 3 and {"filters", "learning_rate"} <= set(trials[0])

@@ -200,7 +200,8 @@ def test_ontology_docs_cover_every_class_and_union_domains() -> None:
 
 def test_canned_queries_give_the_same_rows_after_reasoning(captured, tmp_path):
     """No canned query depends on reasoning, and inferred graphs do not change their answers."""
-    from cnnprov_rdf.query.library import load_queries, run_query
+    from cnnprov_rdf.query.execute import run_query
+    from cnnprov_rdf.query.library import load_queries
 
     copy = tmp_path / "store"
     shutil.copytree(captured.store, copy)

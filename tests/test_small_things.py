@@ -16,7 +16,7 @@ from cnnprov_rdf.cli import main
 from cnnprov_rdf.cli.output import format_rows
 from cnnprov_rdf.errors import QueryError, RenderError
 from cnnprov_rdf.interop.export import format_for_path, format_name
-from cnnprov_rdf.query.library import run_query
+from cnnprov_rdf.query.execute import run_query
 from cnnprov_rdf.query.sources import EndpointSource, as_source
 from cnnprov_rdf.storage.store import open_for_reading
 

@@ -15,7 +15,8 @@ from cnnprov_rdf.capture.tracker import Tracker
 from cnnprov_rdf.errors import QueryError, RunNotFoundError, RunParameterError
 from cnnprov_rdf.graph.iris import SearchIris
 from cnnprov_rdf.graph.vocabulary import CNN, PROV, RDF_TYPE
-from cnnprov_rdf.query.library import load_queries, run_query
+from cnnprov_rdf.query.execute import run_query
+from cnnprov_rdf.query.library import load_queries
 from cnnprov_rdf.query.runs import resolve_run
 from cnnprov_rdf.storage.store import open_for_reading
 

@@ -411,7 +411,7 @@ def test_without_a_flush_events_become_visible_after_the_linger(make_writer) -> 
 def test_closing_a_tracker_leaves_no_stale_write_ahead_log(tmp_path) -> None:
     """RocksDB keeps a flushed log until the next writable open; closing does that open, so only data remains."""
     from cnnprov_rdf.capture.tracker import Tracker
-    from cnnprov_rdf.query.library import run_query
+    from cnnprov_rdf.query.execute import run_query
 
     path = tmp_path / "store"
     with Tracker(path) as tracker:

@@ -10,8 +10,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..errors import CnnprovError
 from ..interop.export import export
-from ..query.library import run_query
+from ..query.execute import run_query
 from ..storage.store import open_for_reading
 from .output import format_rows
 
@@ -47,6 +48,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         logging.getLogger("tensorflow").setLevel(logging.ERROR)
         config = TrainingConfig(epochs=args.epochs, run_name="demo", verbose=1)  # Keras' progress bar (stdout)
         outcome = train_alexnet(config, store=args.store)
+    if outcome.run_id is None:
+        raise CnnprovError("the demo training recorded no run")
     result = run_query(args.store, "epoch-loss-time", run=outcome.run_id)
     print("What were the loss and the elapsed training time of each epoch?")
     print(format_rows(result.columns, result.rows, "table"))

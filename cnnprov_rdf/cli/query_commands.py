@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigurationError
-from ..query.library import find_query, load_queries, run_query
-from ..query.sources import federated_compare, federated_query, shared_datasets
+from ..query.execute import run_query
+from ..query.federation import federated_compare, federated_query, shared_datasets
+from ..query.library import find_query, load_queries
 from .options import add_sources, parse_params, sources
 from .output import format_rows
 
@@ -16,7 +18,7 @@ _FORMATS = ["table", "csv", "json"]
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    params = parse_params(args.param)
+    params: dict[str, Any] = {**parse_params(args.param)}
     if args.run:
         # `--run` is repeatable: one run for a query with a run parameter, else the list of a `runs` one
         # (`query compare-runs --run A --run B --run C`).

@@ -11,7 +11,8 @@ from pyoxigraph import NamedNode, Quad, RdfFormat, Store, Triple, serialize
 
 from ..errors import ExportError
 from ..graph.vocabulary import PREFIXES
-from ..query.runs import list_runs, resolve_run, run_quads
+from ..query.runs import run_quads, select_runs
+from ..storage.store import readable_store
 
 #: Format names accepted by `cnnprov export --format`.
 FORMATS: dict[str, RdfFormat] = {
@@ -48,31 +49,31 @@ def format_for_path(path: str | os.PathLike[str]) -> str | None:
 
 
 def run_graphs(store: Store, runs: Sequence[str] | None) -> list[NamedNode]:
-    """The named graphs of the given runs (run IRIs, ids or prefixes), or of every run."""
-    if not runs:
-        return [graph for _, _, graph in list_runs(store)]
-    return [resolve_run(store, reference)[1] for reference in runs]
+    """The named graphs of the given runs (run IRIs, ids or prefixes), or of every run when none is given."""
+    return [run.graph for run in select_runs(store, runs or None)]
 
 
 def export(
-    store: Store,
+    store: Store | str | os.PathLike[str],
     format: str = "turtle",
     runs: Sequence[str] | None = None,
     output: str | os.PathLike[str] | BinaryIO | None = None,
 ) -> bytes | None:
     """Serialize runs: triple formats merge the runs' graphs, quad formats keep one graph per run.
 
-    Returns the bytes when `output` is None, otherwise writes to the path or binary file given.
+    `store` is an open Store or an embedded store's path (opened read-only). Returns the bytes when `output`
+    is None, otherwise writes to the path or binary file given.
     """
     format = format_name(format)
+    store = readable_store(store, "export")
     if format not in FORMATS:
         raise ExportError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
     rdf_format = FORMATS[format]
     graphs = run_graphs(store, runs)
     quads = [quad for graph in graphs for quad in run_quads(store, graph)]
     # dict.fromkeys: runs that trained the same architecture share its layers' graph (and its triples)
-    items: list[Quad] | list[Triple] = list(dict.fromkeys(
-        quads if rdf_format.supports_datasets else (q.triple for q in quads)))
+    items: list[Quad] | list[Triple] = (
+        list(dict.fromkeys(quads)) if rdf_format.supports_datasets else list(dict.fromkeys(q.triple for q in quads)))
     prefixes = PREFIXES if rdf_format in (RdfFormat.TURTLE, RdfFormat.TRIG, RdfFormat.RDF_XML) else None
     if isinstance(output, str | os.PathLike):
         Path(output).parent.mkdir(parents=True, exist_ok=True)

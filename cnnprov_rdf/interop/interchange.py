@@ -24,7 +24,6 @@ from pyoxigraph import (
     RdfFormat,
     Store,
     parse,
-    serialize,
 )
 
 from ..errors import InterchangeError, ProvImportError
@@ -80,19 +79,16 @@ def to_prov_document(store: Store, runs: Sequence[str] | None = None):  # type: 
     """The runs' graphs (or every run's), merged, read by `prov` into a flat `prov.model.ProvDocument`."""
     from prov.model import ProvDocument
     from prov.serializers.provrdf import ProvRDFSerializer
-    from rdflib import Graph
 
-    graphs = run_graphs(store, runs)
-    triples = [quad.triple for graph in graphs for quad in run_quads(store, graph)]
-    graph = Graph(bind_namespaces="none")
-    for prefix, namespace in {**PREFIXES, "id": DEFAULT_BASE}.items():
-        graph.bind(prefix, namespace)
-    graph.parse(data=serialize(triples, format=RdfFormat.N_TRIPLES), format="nt")
+    from .rdflib_bridge import to_rdflib_graph  # rdflib and prov load only for a PROV export, not for the CLI
+
+    quads = [quad for graph in run_graphs(store, runs) for quad in run_quads(store, graph)]
+    graph = to_rdflib_graph(quads, prefixes={**PREFIXES, "id": DEFAULT_BASE})
     document = ProvDocument()
     serializer = ProvRDFSerializer(document)
     with warnings.catch_warnings():  # prefixes minted for namespaces outside PREFIXES: expected, not a problem
         warnings.simplefilter("ignore")
-        serializer.decode_document(graph, document)
+        serializer.decode_document(graph, document)  # type: ignore[arg-type]  # prov reads a Graph as well
     return document
 
 

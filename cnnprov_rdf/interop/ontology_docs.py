@@ -18,7 +18,7 @@ from ..resources import ontology_file
 _ALIGNED_NAMESPACES = (PROV_NS, MLS_NS)
 
 
-def _curie(term: URIRef) -> str:
+def _curie(term: object) -> str:
     text = str(term)
     for prefix, namespace in sorted(PREFIXES.items(), key=lambda item: -len(item[1])):
         if text.startswith(namespace):
@@ -121,7 +121,7 @@ def _individuals(graph: Graph) -> list[str]:
 def render_markdown(ontology_path: str | os.PathLike[str] | None = None) -> str:
     """The Markdown reference of every class, property and individual the ontology file declares."""
     path = ontology_file() if ontology_path is None else ontology_path
-    graph = Graph().parse(path, format="turtle")
+    graph = Graph().parse(os.fspath(path), format="turtle")
     ontology = next((s for s in graph.subjects(RDF.type, OWL.Ontology) if isinstance(s, URIRef)), None)
     title = _text(graph, ontology, RDFS.label) if ontology is not None else "Ontology"
     lines = [

@@ -19,18 +19,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import owlrl
-from pyoxigraph import BlankNode as OxBlankNode
-from pyoxigraph import Literal as OxLiteral
+import owlrl  # type: ignore[import-untyped]
 from pyoxigraph import NamedNode, Store
-from rdflib import BNode, Graph, Literal, Namespace, URIRef
+from rdflib import BNode, Graph, Namespace, URIRef
 from rdflib.namespace import OWL, RDF, RDFS
 
 from ..graph.iris import inferred_graph_of, is_inferred_graph
 from ..graph.vocabulary import CNN_NS, MLS_NS, OWL_NS, PROV_NS, RDF_NS, RDFS_NS, XSD_NS
-from ..query.runs import list_runs, resolve_run, run_quads
+from ..query.runs import RunRef, run_quads, select_runs
 from ..resources import ontology_file
 from ..storage.store import open_for_writing
+from .rdflib_bridge import to_oxigraph_term, to_rdflib_triples
 
 #: Where owlrl records the inconsistencies it finds (as blank nodes typed `ErrorMessage`).
 OWLRL_ERRORS = Namespace("http://www.daml.org/2002/03/agents/agent-ont#")
@@ -86,28 +85,6 @@ class ReasoningReport:
         return sum(run.seconds for run in self.runs)
 
 
-# --- term conversion --------------------------------------------------------------------------------
-
-
-def _to_rdflib(term):  # type: ignore[no-untyped-def]
-    if isinstance(term, NamedNode):
-        return URIRef(term.value)
-    if isinstance(term, OxBlankNode):
-        return BNode(term.value)
-    if term.language:
-        return Literal(term.value, lang=term.language)
-    datatype = term.datatype.value
-    return Literal(term.value, datatype=None if datatype == XSD_NS + "string" else URIRef(datatype))
-
-
-def _to_oxigraph(term):  # type: ignore[no-untyped-def]
-    if isinstance(term, URIRef):
-        return NamedNode(str(term))
-    if term.language:
-        return OxLiteral(str(term), language=term.language)
-    return OxLiteral(str(term), datatype=NamedNode(str(term.datatype or (XSD_NS + "string"))))
-
-
 # --- reasoning --------------------------------------------------------------------------------------
 
 
@@ -142,8 +119,9 @@ def _keep(triple: tuple, ontology_terms: set[URIRef]) -> bool:  # type: ignore[t
 def _inconsistencies(closure: Graph) -> list[str]:
     found = []
     both = set(closure.subjects(RDF.type, _PROV.Activity)) & set(closure.subjects(RDF.type, _PROV.Entity))
-    found += [f"{node} is both a prov:Activity and a prov:Entity" for node in sorted(both)]
-    found += [f"{node} is a member of owl:Nothing" for node in sorted(set(closure.subjects(RDF.type, OWL.Nothing)))]
+    found += [f"{node} is both a prov:Activity and a prov:Entity" for node in sorted(both, key=str)]
+    nothing = set(closure.subjects(RDF.type, OWL.Nothing))
+    found += [f"{node} is a member of owl:Nothing" for node in sorted(nothing, key=str)]
     for message in closure.subjects(RDF.type, OWLRL_ERRORS.ErrorMessage):
         found += [f"owlrl: {text}" for text in closure.objects(message, OWLRL_ERRORS.error) if not _spurious(str(text))]
     return found
@@ -182,24 +160,18 @@ def infer(run_triples: Iterable[tuple], ontology: Graph | None = None) -> tuple[
 
 
 def _run_triples(store: Store, graph: NamedNode) -> list[tuple]:  # type: ignore[type-arg]
-    return [
-        (_to_rdflib(q.subject), _to_rdflib(q.predicate), _to_rdflib(q.object))
-        for q in run_quads(store, graph)
-    ]
+    """A run's quads (with its shared nodes') as rdflib triples."""
+    return to_rdflib_triples(run_quads(store, graph))
 
 
-def _chosen_runs(store: Store, runs: list[str] | None) -> list[tuple[NamedNode, NamedNode]]:
-    if runs is None:
-        return [(iri, graph) for iri, _, graph in reversed(list_runs(store))]
-    chosen: dict[str, tuple[NamedNode, NamedNode]] = {}
-    for reference in runs:
-        iri, graph = resolve_run(store, reference)
-        chosen.setdefault(graph.value, (iri, graph))
-    return list(chosen.values())
+def _chosen_runs(store: Store, runs: list[str] | None) -> list[RunRef]:
+    """The runs `runs` names, or every run, oldest first."""
+    return select_runs(store, runs) if runs is not None else select_runs(store)[::-1]
 
 
 def _graph_update(graph: NamedNode, triples: Graph) -> str:
-    body = " .\n".join(f"{_to_oxigraph(s)} {_to_oxigraph(p)} {_to_oxigraph(o)}" for s, p, o in sorted(triples))
+    body = " .\n".join(
+        f"{to_oxigraph_term(s)} {to_oxigraph_term(p)} {to_oxigraph_term(o)}" for s, p, o in sorted(triples))
     update = f"DROP SILENT GRAPH {graph} ;\n"
     if body:
         update += f"INSERT DATA {{ GRAPH {graph} {{\n{body} .\n}} }} ;\n"
@@ -222,7 +194,7 @@ def reason(
         report = ReasoningReport()
         updates: list[str] = []
         chosen = _chosen_runs(store, runs)
-        for number, (iri, graph) in enumerate(chosen, 1):
+        for number, (iri, _, graph) in enumerate(chosen, 1):
             if progress:
                 progress(f"[{number}/{len(chosen)}] reasoning over {iri.value}")
             started = time.perf_counter()
@@ -251,7 +223,7 @@ def remove_inferences(store_path: str | os.PathLike[str], runs: list[str] | None
         if runs is None:
             targets = [g for g in store.named_graphs() if is_inferred_graph(g)]
         else:
-            targets = [inferred_graph_of(graph) for _, graph in _chosen_runs(store, runs)]
+            targets = [inferred_graph_of(run.graph) for run in _chosen_runs(store, runs)]
         targets = [g for g in targets if store.contains_named_graph(g)]
         if targets:
             store.update(" ;\n".join(f"DROP SILENT GRAPH {g}" for g in targets))

@@ -10,10 +10,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyoxigraph import NamedNode, RdfFormat, Store, serialize
+from pyoxigraph import Store
 
-from ..query.runs import list_runs, resolve_run, run_quads
+from ..query.runs import run_quads, select_runs
 from ..resources import ontology_file
+from .rdflib_bridge import to_rdflib_graph
 
 SHAPES_NS = "https://w3id.org/cnnprov/shapes#"
 _SH = "http://www.w3.org/ns/shacl#"
@@ -90,17 +91,6 @@ def _short(iri: str) -> str:
     return iri
 
 
-def _run_graph(store: Store, graph: NamedNode):  # type: ignore[no-untyped-def]
-    """The run's named graph as an rdflib Graph (through N-Triples)."""
-    import rdflib
-
-    triples = [quad.triple for quad in run_quads(store, graph)]
-    data = rdflib.Graph()
-    if triples:
-        data.parse(data=serialize(triples, format=RdfFormat.N_TRIPLES), format="nt")
-    return data
-
-
 def load_shapes(path: str | os.PathLike[str] | None = None):  # type: ignore[no-untyped-def]
     """The shapes graph (rdflib)."""
     import rdflib
@@ -175,18 +165,9 @@ def validate(
 
     start = time.perf_counter()
     shapes_graph = load_shapes(shapes)
-    known = {graph.value: (iri, run_id, graph) for iri, run_id, graph in list_runs(store)}
-    if runs is None:
-        chosen = list(known.values())  # newest first, as list_runs gives them
-    else:
-        chosen = []
-        for reference in runs:
-            _, graph = resolve_run(store, reference)
-            if known[graph.value] not in chosen:
-                chosen.append(known[graph.value])
     results = []
-    for iri, run_id, graph in chosen:
-        data = _run_graph(store, graph)
+    for iri, run_id, graph in select_runs(store, runs):  # every run newest first when runs is None
+        data = to_rdflib_graph(run_quads(store, graph))
         conforms, report, _ = pyshacl.validate(
             data, shacl_graph=shapes_graph, inference="none", advanced=True, allow_warnings=True
         )

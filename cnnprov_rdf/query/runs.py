@@ -1,9 +1,14 @@
 """Finding runs in a store: the latest one, the previous one, or one named by IRI, UUID, name or a unique UUID
-prefix."""
+prefix.
+
+`select_runs` is the one rule for a list of run references (or none, meaning every run); export,
+interchange, reasoning, validation and the report all choose their runs through it.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, NamedTuple
 
 from pyoxigraph import Literal, NamedNode, Quad, Store
 
@@ -27,11 +32,19 @@ SELECT ?run ?id ?graph ?started WHERE {{
 _REFERENCES = (PROV.used, MLS.specifiedBy)
 
 
-def _named(store: Store, name: str) -> list[tuple[NamedNode, str, NamedNode, str]]:
-    """(run IRI, id, graph, start time) of the runs named `name`, newest first (the name bound as a literal)."""
+class RunRef(NamedTuple):
+    """A captured run: its IRI, its run id (a UUID) and the named graph that holds it."""
+
+    iri: NamedNode
+    id: str
+    graph: NamedNode
+
+
+def _named(store: Store | Any, name: str) -> list[tuple[RunRef, str]]:
+    """The runs named `name` with their start times, newest first (the name bound as a literal)."""
     text = _NAMED.replace("WHERE {", f"WHERE {{ VALUES ?name {{ {Literal(name)} }}", 1)
     solutions: Any = store.query(text)
-    return [(row["run"], row["id"].value, row["graph"], row["started"].value) for row in solutions]
+    return [(RunRef(row["run"], row["id"].value, row["graph"]), row["started"].value) for row in solutions]
 
 
 def _ambiguous(reference: str, what: str, matches: list[tuple[str, str]]) -> RunNotFoundError:
@@ -39,40 +52,62 @@ def _ambiguous(reference: str, what: str, matches: list[tuple[str, str]]) -> Run
     return RunNotFoundError(f"{reference!r} {what} {len(matches)} runs: {candidates}")
 
 
-def list_runs(store: Store) -> list[tuple[NamedNode, str, NamedNode]]:
-    """(run IRI, run id, graph) for every captured run, newest first (also on a `sources.Source`)."""
-    return [(row["run"], row["id"].value, row["graph"]) for row in store.query(_RUNS)]  # type: ignore[index]
+def list_runs(store: Store | Any) -> list[RunRef]:
+    """Every captured run, newest first (also on a `sources.Source`)."""
+    solutions: Any = store.query(_RUNS)
+    return [RunRef(row["run"], row["id"].value, row["graph"]) for row in solutions]
 
 
-def resolve_run(store: Store, reference: str | None) -> tuple[NamedNode, NamedNode]:
-    """The (run IRI, graph) that `reference` names: None or "latest" for the newest run, "previous" for the one
-    before it, else a run's IRI, UUID, name (an error listing the candidates if several runs have it) or a unique
-    prefix of its UUID."""
-    runs = list_runs(store)
+def _find(store: Store | Any, runs: list[RunRef], reference: str | None) -> RunRef:
     if not runs:
         raise RunNotFoundError("the store holds no captured runs yet")
     if reference is None or reference == "latest":
-        return runs[0][0], runs[0][2]
+        return runs[0]
     if reference == "previous":
         if len(runs) < 2:
             raise RunNotFoundError("the store holds a single run, so there is no previous run")
-        return runs[1][0], runs[1][2]
-    matches = [(iri, graph) for iri, run_id, graph in runs if reference in (iri.value, run_id)]
+        return runs[1]
+    matches = [run for run in runs if reference in (run.iri.value, run.id)]
     if len(matches) == 1:
         return matches[0]
     named = _named(store, reference)
     if len(named) == 1:
-        return named[0][0], named[0][2]
+        return named[0][0]
     if named:
-        raise _ambiguous(reference, "names", [(run_id, started) for _, run_id, _, started in named])
+        raise _ambiguous(reference, "names", [(run.id, started) for run, started in named])
     if not matches:
-        matches = [(iri, graph) for iri, run_id, graph in runs if run_id.startswith(reference)]
+        matches = [run for run in runs if run.id.startswith(reference)]
     if len(matches) == 1:
         return matches[0]
-    known = ", ".join(run_id for _, run_id, _ in runs[:5]) + (" …" if len(runs) > 5 else "")
+    known = ", ".join(run.id for run in runs[:5]) + (" …" if len(runs) > 5 else "")
     if not matches:
         raise RunNotFoundError(f"no run {reference!r} in the store (newest runs: {known})")
     raise RunNotFoundError(f"{reference!r} matches {len(matches)} runs; give more of the run id")
+
+
+def find_run(store: Store | Any, reference: str | None) -> RunRef:
+    """The run `reference` names: None or "latest" for the newest run, "previous" for the one before it, else
+    a run IRI, a run id, a run's name (an error listing the candidates if several runs have it) or a unique
+    prefix of a run id. Raises `RunNotFoundError`."""
+    return _find(store, list_runs(store), reference)
+
+
+def resolve_run(store: Store | Any, reference: str | None) -> tuple[NamedNode, NamedNode]:
+    """The (run IRI, graph) that `reference` names (see `find_run`)."""
+    run = find_run(store, reference)
+    return run.iri, run.graph
+
+
+def select_runs(store: Store | Any, references: Iterable[str] | None = None) -> list[RunRef]:
+    """The runs the references name, in the order given, each once; None means every run, newest first."""
+    runs = list_runs(store)
+    if references is None:
+        return runs
+    chosen: dict[str, RunRef] = {}
+    for reference in references:
+        run = _find(store, runs, reference)
+        chosen.setdefault(run.graph.value, run)
+    return list(chosen.values())
 
 
 def run_quads(store: Store, graph: NamedNode) -> list[Quad]:

@@ -15,44 +15,41 @@ never retries or waits on the network:
   of a quad already present changes nothing (RDF set semantics). A chunk that is sent twice (the server
   applied it but the answer was lost, or the process died between sending and shortening the spool) is
   therefore harmless: nothing is lost, nothing is duplicated.
-* The spool is guarded by an `fcntl` lock on `<spool>.lock`, so processes on one machine that capture to
-  the same endpoint share one spool without interleaving partial writes; the endpoint's URL is kept beside
-  it in `<spool>.url`. A spool left behind by a dead process is replayed with `replay_spool` (`cnnprov flush`).
+* The spool (`storage.spool`) is guarded by an `fcntl` lock on `<spool>.lock`, so processes on one machine
+  that capture to the same endpoint share one spool without interleaving partial writes; the endpoint's URL
+  is kept beside it in `<spool>.url`. A spool left behind by a dead process is replayed with `replay_spool`
+  (`cnnprov flush`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import http.client
-import io
 import logging
 import os
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyoxigraph import DefaultGraph, Quad, RdfFormat, parse, serialize
+from pyoxigraph import DefaultGraph, Quad
 
 from ..errors import EndpointError
+from . import spool
+from .destination import Endpoint, is_endpoint_url
 
 log = logging.getLogger(__name__)
 
 #: Environment variable naming the directory of spool files (default `~/.cache/cnnprov/spool`).
 SPOOL_ENV = "CNNPROV_SPOOL_DIR"
 
-_REPLAY_CHUNK = 5_000
-
 
 def update_url(url: str) -> str:
-    """The SPARQL Update endpoint of `url`, which may be a server's base URL or already its `/update`."""
-    url = url.rstrip("/")
-    return url if url.endswith("/update") else url + "/update"
+    """The SPARQL Update URL of an endpoint given by its base, query or update URL (`Endpoint.update_url`)."""
+    return Endpoint(url).update_url
 
 
 def default_spool_dir() -> Path:
@@ -100,62 +97,6 @@ def send_update(url: str, quads: Sequence[Quad], timeout: float) -> None:
         raise EndpointError(f"{update_url(url)} unreachable: {error}") from None
 
 
-def _count_quads(path: Path) -> int:
-    try:
-        with path.open("rb") as handle:
-            return sum(1 for line in handle if line.strip() and not line.lstrip().startswith(b"#"))
-    except FileNotFoundError:
-        return 0
-
-
-@contextlib.contextmanager
-def _locked(spool: Path) -> Iterator[None]:
-    """An exclusive `fcntl` lock on `<spool>.lock`, shared by all processes of this machine."""
-    spool.parent.mkdir(parents=True, exist_ok=True)
-    with open(spool.with_name(spool.name + ".lock"), "a") as lock:
-        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
-
-
-def _append(spool: Path, quads: Sequence[Quad]) -> None:
-    buffer = io.BytesIO()
-    serialize(quads, buffer, RdfFormat.N_QUADS)
-    with spool.open("ab") as handle:
-        handle.write(buffer.getvalue())
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _replay_locked(spool: Path, url: str, timeout: float, chunk: int = _REPLAY_CHUNK) -> int:
-    """Send the spool in order, in chunks; keep what was not accepted. Call with the lock held.
-
-    Returns the quads sent; raises `EndpointError` (after shortening the spool by what was sent) on failure.
-    """
-    try:
-        lines = spool.read_bytes().splitlines(keepends=True)
-    except FileNotFoundError:
-        return 0
-    lines = [line for line in lines if line.strip() and not line.lstrip().startswith(b"#")]
-    sent = 0
-    try:
-        for start in range(0, len(lines), chunk):
-            block = lines[start:start + chunk]
-            send_update(url, list(parse(b"".join(block), RdfFormat.N_QUADS)), timeout)
-            sent += len(block)
-    finally:
-        rest = lines[sent:]
-        if not rest:
-            spool.unlink(missing_ok=True)
-        elif sent:
-            temporary = spool.with_name(spool.name + ".tmp")
-            temporary.write_bytes(b"".join(rest))
-            os.replace(temporary, spool)
-    return sent
-
-
 @dataclass
 class SinkStats:
     sent_quads: int = 0
@@ -192,22 +133,21 @@ class EndpointSink:
     @property
     def spooled(self) -> int:
         """Quads waiting in the spool file (of every process capturing to this endpoint)."""
-        return _count_quads(self.spool_path)
+        return spool.count_quads(self.spool_path)
 
     def write(self, quads: Sequence[Quad]) -> None:
         """Send or spool one batch. Never raises for a network failure; waits at most about one timeout."""
         if not quads:
             return
         started = time.monotonic()
-        with self._lock, _locked(self.spool_path):
+        with self._lock, spool.locked(self.spool_path):
             try:
                 self._write_locked(quads)
             finally:
                 self.stats.max_write_seconds = max(self.stats.max_write_seconds, time.monotonic() - started)
 
     def _write_locked(self, quads: Sequence[Quad]) -> None:
-        waiting = self.spool_path.exists() and self.spool_path.stat().st_size > 0
-        if waiting or time.monotonic() < self._retry_at:
+        if spool.is_waiting(self.spool_path) or time.monotonic() < self._retry_at:
             self._spool(quads)  # keep the order: behind what is already waiting
             if time.monotonic() >= self._retry_at:
                 self._replay()
@@ -221,12 +161,12 @@ class EndpointSink:
         self.stats.sent_quads += len(quads)
 
     def _spool(self, quads: Sequence[Quad]) -> None:
-        _append(self.spool_path, quads)
+        spool.append(self.spool_path, quads)
         self.stats.spooled_quads += len(quads)
 
     def _replay(self) -> EndpointError | None:
         try:
-            sent = _replay_locked(self.spool_path, self.url, self.timeout)
+            sent = spool.replay(self.spool_path, self._send)
         except EndpointError as error:
             self._failed(error)
             return error
@@ -234,6 +174,9 @@ class EndpointSink:
             self.stats.replayed_quads += sent
             log.info("cnnprov-rdf: %s is back; %d spooled quads replayed", self.url, sent)
         return None
+
+    def _send(self, quads: Sequence[Quad]) -> None:
+        send_update(self.url, quads, self.timeout)
 
     def _failed(self, error: EndpointError) -> None:
         self.stats.failures += 1
@@ -252,7 +195,7 @@ class EndpointSink:
         deadline = time.monotonic() + self.close_timeout
         with self._lock:
             while True:
-                with _locked(self.spool_path):
+                with spool.locked(self.spool_path):
                     error = self._replay()
                 if error is None:
                     return
@@ -266,17 +209,12 @@ class EndpointSink:
 def spool_status(spool_dir: str | os.PathLike[str] | None = None) -> list[tuple[str, Path, int]]:
     """Every non-empty spool in `spool_dir`: (endpoint URL, spool file, quads waiting)."""
     directory = Path(spool_dir) if spool_dir is not None else default_spool_dir()
-    found = []
-    for spool in sorted(directory.glob("*.nq")) if directory.is_dir() else []:
-        quads = _count_quads(spool)
-        if quads:
-            found.append((_spool_url(spool) or "?", spool, quads))
-    return found
+    return [(_spool_url(path) or "?", path, quads) for path, quads in spool.waiting_spools(directory)]
 
 
-def _spool_url(spool: Path) -> str | None:
+def _spool_url(path: Path) -> str | None:
     try:
-        return spool.with_name(spool.name + ".url").read_text().strip() or None
+        return path.with_name(path.name + ".url").read_text().strip() or None
     except OSError:
         return None
 
@@ -289,13 +227,14 @@ def replay_spool(path_or_url: str | os.PathLike[str], url: str | None = None, *,
     sent is then removed from the spool, the rest kept.
     """
     text = os.fspath(path_or_url)
-    if text.startswith(("http://", "https://")):
+    if is_endpoint_url(text):
         url = url or text
-        spool = default_spool_path(text)
+        path = default_spool_path(text)
     else:
-        spool = Path(text)
-        url = url or _spool_url(spool)
+        path = Path(text)
+        url = url or _spool_url(path)
         if url is None:
-            raise EndpointError(f"no endpoint is recorded for {spool}; give its URL", transient=False)
-    with _locked(spool):
-        return _replay_locked(spool, update_url(url), timeout)
+            raise EndpointError(f"no endpoint is recorded for {path}; give its URL", transient=False)
+    target = update_url(url)
+    with spool.locked(path):
+        return spool.replay(path, lambda quads: send_update(target, quads, timeout))

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from pyoxigraph import Quad, RdfFormat, Store, parse
 
-from ..errors import StoreError, StoreLockedError, StoreNotFoundError
+from ..errors import ConfigurationError, StoreError, StoreLockedError, StoreNotFoundError
 from ..graph.iris import ONTOLOGY_GRAPH
 from ..resources import ontology_file
-from .destination import STORE_ENV
+from .destination import STORE_ENV, Destination, Endpoint, parse_destination
 
 
 def open_for_writing(path: str | os.PathLike[str]) -> Store:
@@ -23,7 +23,8 @@ def open_for_writing(path: str | os.PathLike[str]) -> Store:
         if "current process" in str(error):
             raise StoreLockedError(
                 f"the provenance store {path} is already open for writing in this process: close the other "
-                f"Tracker first, or share it (Tracker.shared, which ProvenanceCallback(store=...) uses)."
+                f"Tracker first, or share it (capture.registry.TRACKERS.acquire, which ProvenanceCallback(store=...) "
+                f"uses)."
             ) from error
         if "lock" in str(error).lower():
             raise StoreLockedError(
@@ -83,3 +84,18 @@ def compact(path: str | os.PathLike[str]) -> tuple[int, int]:
     store.flush()
     del store
     return before, store_size(path)
+
+
+def readable_store(store: Store | Destination | str | os.PathLike[str], needed_by: str = "this") -> Store:
+    """A pyoxigraph Store as given, or a read-only snapshot of the embedded store a destination names.
+
+    For the operations that read quads directly (export, diagrams, reports), not through SPARQL: an
+    endpoint is a `ConfigurationError` saying so."""
+    if isinstance(store, Store):
+        return store
+    destination = parse_destination(store)
+    if isinstance(destination, Endpoint):
+        raise ConfigurationError(
+            f"{needed_by} reads an embedded store, and {destination.url} is a SPARQL endpoint; "
+            "export it on the machine that holds the store, or use `cnnprov query --endpoint`")
+    return open_for_reading(destination.path)

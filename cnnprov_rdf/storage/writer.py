@@ -5,8 +5,8 @@ Each batch is one store transaction. After the first event of a batch the writer
 transactions cost less CPU, and the writer works while training is back in its compiled step instead of
 contending with a hook for the interpreter. Readers therefore see an event about a second after it happened.
 The queue is bounded: when it is full, `submit` waits (back-pressure) rather than dropping.
-A batch that cannot be written is retried, then appended as N-Quads to a spool file
-so that nothing is lost; training is never interrupted by a write failure.
+A batch that cannot be written is retried, then appended as N-Quads to a spool file (`storage.spool`, under
+its lock) so that nothing is lost; training is never interrupted by a write failure.
 """
 
 from __future__ import annotations
@@ -20,14 +20,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from pyoxigraph import NamedNode, Quad, RdfFormat, Store, serialize
+from pyoxigraph import Quad, Store
 
 from ..capture.events import Event
 from ..graph.iris import is_write_once
 from ..graph.mapping import to_quads
 from ..graph.vocabulary import DEFAULT_BASE
+from . import spool
 from .store import purge_write_ahead_log
 
 log = logging.getLogger(__name__)
@@ -53,11 +54,11 @@ class StoreSink:
     def __init__(self, store: Store, path: Path | None = None) -> None:
         self.store: Store | None = store
         self.path = path
-        self._held: set[NamedNode] = set()  # shared nodes' graphs known to be in the store
+        self._held: set[Any] = set()  # shared nodes' graphs known to be in the store
         self.skipped_quads = 0  # quads of shared nodes' graphs that the store already held
 
     def write(self, quads: Sequence[Quad]) -> None:
-        if self.store is None:
+        if self.store is None:  # an OSError like any failed write: the writer retries, then spools
             raise OSError("the store was closed")
         store = self.store
         shared = {graph for graph in {q.graph_name for q in quads} if is_write_once(graph)}  # a few distinct
@@ -231,8 +232,7 @@ class AsyncWriter:
             log.warning("cnnprov-rdf: %d quads could not be written and no spool file is set: %s", len(quads), error)
             return
         try:
-            with self._spool_path.open("ab") as spool:
-                serialize(quads, spool, RdfFormat.N_QUADS)
+            spool.append_locked(self._spool_path, quads)
         except OSError as spool_error:
             log.warning("cnnprov-rdf: could not spool %d quads to %s: %s", len(quads), self._spool_path, spool_error)
             return

@@ -20,7 +20,10 @@ from collections.abc import Callable
 from typing import Any
 
 from ..capture.keras import ProvenanceCallback
-from ..capture.tracker import Run, Tracker
+from ..capture.registry import TRACKERS
+from ..capture.run import Run
+from ..capture.tracker import Tracker
+from ..storage.destination import destination_from
 from .search import Search, plain
 
 log = logging.getLogger(__name__)
@@ -104,7 +107,7 @@ def record_search(
     def on_search_begin(original: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
             if tracker is None:
-                state["tracker"] = Tracker.shared(store, endpoint=endpoint)
+                state["tracker"] = TRACKERS.acquire(destination_from(store, endpoint))
             objective, direction = _objective(tuner)
             state["search"] = Search(
                 state["tracker"], name or getattr(tuner, "project_name", None) or type(tuner).__name__,
@@ -151,7 +154,7 @@ def record_search(
             if search is not None:
                 search.end()
                 if tracker is None:
-                    state["tracker"].release()
+                    TRACKERS.release(state["tracker"])
                 else:
                     tracker.flush()
 

@@ -18,7 +18,7 @@ import weakref
 from collections.abc import Sequence
 from typing import Any
 
-from ..capture.tracker import Run
+from ..capture.run import Run
 from .search import Search, plain
 
 log = logging.getLogger(__name__)

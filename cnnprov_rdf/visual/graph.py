@@ -16,6 +16,7 @@ from typing import Any
 from pyoxigraph import Store
 
 from ..errors import RenderError
+from ._store import open_store, query
 
 #: Fill colour and shape of each PROV kind (the PROV-O diagram conventions).
 STYLE: dict[str, dict[str, str]] = {
@@ -53,8 +54,6 @@ class _Node:
 
 
 def _graph_rows(store: Store, run: str) -> list[dict[str, Any]]:
-    from . import query
-
     return query(store, "run-graph", run=run).rows
 
 
@@ -68,8 +67,6 @@ def run_graph_dot(
     `all_epochs`; hyperparameter settings are listed (`name = value`) in one node, or drawn one node each
     with `all_hyperparameters`."""
     import graphviz
-
-    from . import open_store
 
     rows = _graph_rows(open_store(store), run)
     nodes: dict[str, _Node] = {}

@@ -12,8 +12,10 @@ from typing import Any
 
 from pyoxigraph import Store
 
+from ..errors import RenderError
 from ..graph.metrics import EPOCH_FIELDS
 from ..graph.metrics import label as metric_label
+from ._store import open_store, query
 
 #: The per-epoch columns of `epoch-metrics` that can be plotted.
 METRICS = EPOCH_FIELDS
@@ -36,11 +38,10 @@ def plot_curves(
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
-
-    from . import open_store, query
+    from matplotlib.ticker import MaxNLocator
 
     if metric not in METRICS:
-        raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+        raise RenderError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
     store = open_store(store)
     figure = Figure(figsize=size, layout="constrained")
     FigureCanvasAgg(figure)
@@ -66,7 +67,7 @@ def plot_curves(
     axes.set_xlabel("epoch")
     axes.set_ylabel(metric)
     axes.set_title(metric_label(metric))
-    axes.xaxis.get_major_locator().set_params(integer=True)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.grid(True, alpha=0.3)
     handles, _ = axes.get_legend_handles_labels()
     if adapted:

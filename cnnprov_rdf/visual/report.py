@@ -17,9 +17,11 @@ from typing import Any
 
 from pyoxigraph import Store
 
-from ..graph.iris import run_id_of
 from ..graph.metrics import TRAINING_METRICS
-from ..query.runs import resolve_run
+from ..query.runs import select_runs
+from ._store import open_store, query
+from .graph import dot_to_svg, run_graph_dot
+from .plot import figure_svg, plot_curves
 
 #: Called after each run's section is drawn: (run id, runs done, runs in all).
 Progress = Callable[[str, int, int], None]
@@ -73,13 +75,7 @@ def _unique_ids(svg: str, prefix: str) -> str:
     return re.sub(r'href="#([^"]+)"', lambda m: f'href="#{prefix}{m.group(1)}"', svg)
 
 
-def _run_id(store: Store, reference: str) -> str:
-    return run_id_of(resolve_run(store, reference)[0])
-
-
 def _curves(store: Store, run_id: str) -> str:
-    from .plot import figure_svg, plot_curves
-
     parts = []
     for metric in TRAINING_METRICS:
         figure = plot_curves(store, [run_id], metric=metric, size=(6.0, 3.6))
@@ -88,8 +84,6 @@ def _curves(store: Store, run_id: str) -> str:
 
 
 def _graph(store: Store, run_id: str) -> str:
-    from .graph import dot_to_svg, run_graph_dot
-
     dot = run_graph_dot(store, run_id)
     try:
         svg = _unique_ids(dot_to_svg(dot), f"g-{run_id[:8]}-")
@@ -100,8 +94,6 @@ def _graph(store: Store, run_id: str) -> str:
 
 
 def _run_section(store: Store, run: dict[str, Any]) -> str:
-    from . import query
-
     run_id = run["run_id"]
     title = html.escape(run["name"] or run_id)
     status = html.escape(run["status"])
@@ -134,12 +126,9 @@ def build_report(
     title: str = "CNN training provenance",
 ) -> str:
     """The HTML text of a report on `runs` (run ids, prefixes, `latest`, `previous`; all runs by default)."""
-    from . import open_store, query
-    from .plot import figure_svg, plot_curves
-
     store = open_store(store)
     listing = query(store, "runs")
-    wanted = None if runs is None else {_run_id(store, reference) for reference in runs}
+    wanted = None if runs is None else {run.id for run in select_runs(store, runs)}
     selected = [row for row in listing.rows if wanted is None or row["run_id"] in wanted]
 
     def run_link(row: dict[str, Any]) -> dict[str, str]:

@@ -1,0 +1,94 @@
+"""Running a canned query: on a pyoxigraph Store, a `sources.Source`, a store path or an endpoint URL."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyoxigraph import Store
+
+from ..errors import QueryError
+from ..graph.literals import python_value
+from ..storage.destination import Destination, Endpoint, StoreLocation, parse_destination
+from ..storage.store import open_for_reading
+from .binding import bind_parameters, with_values
+from .library import CannedQuery, find_query
+from .shaping import shaper_for
+from .sources import EndpointSource, Source
+
+#: An xsd:dateTime's lexical form, as `python_value` leaves it (text, so that rows stay plain JSON values).
+_DATE_TIME = re.compile(r"^-?\d{4,}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)?$")
+
+
+@dataclass
+class QueryResult:
+    """Rows of a canned query, as dicts of plain values in column order."""
+
+    query: CannedQuery
+    columns: list[str]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def to_dataframe(self) -> Any:
+        """A pandas DataFrame (pandas must be installed: it comes with the `demo` extra); a column of
+        xsd:dateTime values (ISO 8601 text in the rows) becomes a column of UTC datetimes."""
+        try:
+            import pandas as pd  # type: ignore[import-untyped]
+        except ImportError:
+            raise QueryError("to_dataframe needs pandas: pip install pandas (or cnnprov-rdf[demo])") from None
+
+        frame = pd.DataFrame(self.rows, columns=self.columns)
+        for column in self.columns:
+            values = [row[column] for row in self.rows if row[column] is not None]
+            if values and all(isinstance(v, str) and _DATE_TIME.match(v) for v in values):
+                frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
+        return frame
+
+
+def queryable(target: Store | Source | Destination | str | os.PathLike[str]) -> Store | Source:
+    """A Store or a Source as given; a store path opened read-only, an endpoint URL as an `EndpointSource`."""
+    if not isinstance(target, str | os.PathLike | StoreLocation | Endpoint):
+        return target  # a Store, a Source, or anything else with their `query`
+    destination = parse_destination(target)
+    if isinstance(destination, Endpoint):
+        return EndpointSource(destination.url)
+    return open_for_reading(destination.path)
+
+
+def run_query(
+    store: Store | Source | Destination | str | os.PathLike[str],
+    name: str,
+    *,
+    queries_dir: str | os.PathLike[str] | None = None,
+    **params: Any,
+) -> QueryResult:
+    """Run the canned query `name` on a store (a pyoxigraph Store or a store path, opened read-only), a
+    `sources.Source`, or a SPARQL endpoint (an `http(s)://` URL); `params` are the query's parameters."""
+    query = find_query(name, queries_dir)
+    target = queryable(store)
+    shaper = None
+    if query.shape is not None:  # a `# shape:` step: it may resolve parameters first, and rearranges the rows
+        shaper = shaper_for(query)
+        params = shaper.prepare(target, dict(params))
+    bindings = bind_parameters(query, target, {k: v for k, v in params.items() if not k.startswith("_")})
+    solutions: Any = target.query(with_values(query.text, bindings), use_default_graph_as_union=True)
+    projected = [v.value for v in solutions.variables]
+    if shaper is not None:
+        raw = [{column: python_value(solution[i]) for i, column in enumerate(projected)} for solution in solutions]
+        columns, shaped = shaper.shape(raw, params, bindings)
+        return QueryResult(query, columns, shaped)
+    missing = [column for column in query.columns if column not in projected]
+    if missing:
+        raise QueryError(f"{query.path}: the header names columns the query does not select: {missing}")
+    columns = list(query.columns)
+    positions = [(column, projected.index(column)) for column in columns]  # by position: faster than by name
+    rows = [{column: python_value(solution[i]) for column, i in positions} for solution in solutions]
+    return QueryResult(query, columns, rows)
