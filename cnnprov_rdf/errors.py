@@ -52,6 +52,14 @@ class RunNotFoundError(CnnprovError, LookupError):
     """A run reference matches no run, or more than one."""
 
 
+class RunParameterError(QueryError, RunNotFoundError):
+    """A query's run (or search) parameter names no run, or several: both a QueryError and a RunNotFoundError."""
+
+
+class SearchNotFoundError(CnnprovError, LookupError):
+    """A search reference matches no recorded hyperparameter search, or more than one."""
+
+
 class ExportError(CnnprovError, ValueError):
     """An export that cannot be written as asked (an unknown format, say)."""
 
@@ -78,6 +86,8 @@ __all__ = [
     "QueryError",
     "RenderError",
     "RunNotFoundError",
+    "RunParameterError",
+    "SearchNotFoundError",
     "ServerError",
     "SourceError",
     "StoreError",

@@ -7,7 +7,8 @@
 
 For each repetition and each (epochs, learning rate) cell the same AlexNet is trained twice, once without
 capture and once with a `ProvenanceCallback`, alternating which of the two goes first. Every captured run goes
-into one store. Then:
+into one store, each as a trial of one hyperparameter search (`tracker.search(...)`, a `cnn:HyperparameterSearch`
+whose trials `cnnprov query search-trials` lists best first). Then:
 
 * Table 1 (the paper's Table 1): mean, min and max training time per cell, read from the store by the
   `training-time-by-config` canned query (the runs' `cnn:totalTrainingSeconds`).
@@ -35,11 +36,13 @@ from typing import Any
 import keras
 import numpy as np
 
+from cnnprov_rdf.capture.registry import TRACKERS
 from cnnprov_rdf.capture.schedules import StepDecay
 from cnnprov_rdf.demo.alexnet import build_alexnet
 from cnnprov_rdf.demo.datasets import ImageDataset, load_dataset
 from cnnprov_rdf.keras import ProvenanceCallback
 from cnnprov_rdf.query.execute import run_query
+from cnnprov_rdf.storage.destination import destination_from
 from cnnprov_rdf.storage.store import open_for_reading
 
 CPU_GRID = {"epochs": [2, 4, 8], "learning_rates": [0.0005, 0.001, 0.002], "repeats": 2}
@@ -54,7 +57,7 @@ def cell_key(epochs: int, learning_rate: float) -> tuple[int, float]:
 
 def train_once(
     data: ImageDataset, args: argparse.Namespace, epochs: int, learning_rate: float, seed: int,
-    store: Path | None, run_name: str,
+    store: Path | None, run_name: str, search: Any = None,
 ) -> tuple[float, str | None, float | None]:
     """Build, compile and train one AlexNet; return the wall-clock seconds of `fit`, and, if captured, the run id
     and the direct cost of capture in seconds (hooks during `fit` plus the writer's CPU)."""
@@ -69,11 +72,13 @@ def train_once(
     schedule = keras.callbacks.LearningRateScheduler(StepDecay(learning_rate, args.decay_factor, args.decay_every))
     capture = None
     if store is not None:
+        # One trial of the grid's search: its sampled values are the run's epochs and learning rate.
         capture = ProvenanceCallback(store, run_name=run_name, dataset={
             "name": data.name, "location": data.location, "train_fraction": data.train_fraction,
             "train_examples": len(data.x_train), "test_examples": len(data.x_test),
-        })
+        }, search=search, trial_id=run_name if search is not None else None)
     callbacks: list[keras.callbacks.Callback] = [schedule] + ([capture] if capture is not None else [])
+    writer_cpu = capture.tracker.writer.stats.cpu_seconds if capture is not None else 0.0  # shared: count the delta
     try:
         started = time.perf_counter()
         model.fit(data.x_train, data.y_train, epochs=epochs, batch_size=args.batch_size, callbacks=callbacks,
@@ -86,7 +91,7 @@ def train_once(
             capture.close()
     if capture is None or capture.run is None:
         return seconds, None, None
-    return seconds, capture.run.run_id, hook_seconds + capture.tracker.writer.stats.cpu_seconds
+    return seconds, capture.run.run_id, hook_seconds + capture.tracker.writer.stats.cpu_seconds - writer_cpu
 
 
 def run_grid(args: argparse.Namespace, store: Path, log: Any = None) -> dict[tuple[int, float], dict[str, list]]:
@@ -94,6 +99,16 @@ def run_grid(args: argparse.Namespace, store: Path, log: Any = None) -> dict[tup
     data = load_dataset(args.data, args.input_size, args.split, args.seed)
     timings: dict[tuple[int, float], dict[str, list]] = {}
     order = 0
+    tracker = TRACKERS.acquire(destination_from(store))  # the callbacks share it (one writer per store and process)
+    space = {"epochs": list(args.epochs), "learning_rate": list(args.learning_rates)}
+    with tracker.search("alexnet-grid", space=space, objective="accuracy", direction="maximize") as search:
+        _grid(args, data, store, search, timings, order, log)
+    TRACKERS.release(tracker)
+    return timings
+
+
+def _grid(args: argparse.Namespace, data: ImageDataset, store: Path, search: Any,
+          timings: dict[tuple[int, float], dict[str, list]], order: int, log: Any) -> None:
     for repeat in range(args.repeats):
         for epochs in args.epochs:
             for rate in args.learning_rates:
@@ -105,14 +120,13 @@ def run_grid(args: argparse.Namespace, store: Path, log: Any = None) -> dict[tup
                 for captured in ([True, False] if captured_first else [False, True]):
                     name = f"grid-e{epochs}-lr{rate:g}-r{repeat + 1}"
                     seconds, run_id, direct = train_once(data, args, epochs, rate, seed, store if captured else None,
-                                                         name)
+                                                         name, search)
                     cell["captured" if captured else "uncaptured"].append(seconds)
                     if run_id is not None and direct is not None:
                         cell["run_ids"].append(run_id)
                         cell["direct"].append(direct / seconds)
                     if log is not None:
                         log(f"{name} {'captured' if captured else 'uncaptured'}: fit {seconds:.2f} s")
-    return timings
 
 
 def table1(store: Path) -> list[dict[str, Any]]:

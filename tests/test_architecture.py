@@ -18,6 +18,7 @@ LAYERS = {
     "graph": "graph",
     "storage": "storage",
     "capture": "capture",
+    "tuning": "capture",  # hyperparameter-search capture (docs/architecture.md: capture (tuning))
     "query": "query",
     "interop": "interop",
     "visual": "visual",

@@ -35,6 +35,8 @@ BUILT_IN = {
     "ServerError": RuntimeError,
     "QueryError": ValueError,
     "RunNotFoundError": LookupError,
+    "RunParameterError": LookupError,
+    "SearchNotFoundError": LookupError,
     "ExportError": ValueError,
     "InterchangeError": ValueError,
     "ProvImportError": ValueError,

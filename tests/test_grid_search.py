@@ -53,5 +53,10 @@ def test_quick_grid_search(tmp_path, capsys):
     runs = run_query(snapshot, "runs").rows
     assert len(runs) == len(cells) * repeats
     assert {row["status"] for row in runs} == {"finished"}
+    # Every captured run is a trial of the grid's search, with its epochs and learning rate as sampled values.
+    trials = run_query(snapshot, "search-trials", search="alexnet-grid")
+    assert trials.columns == ["trial_id", "run_id", "epochs", "learning_rate", "objective", "status"]
+    assert {(row["epochs"], row["learning_rate"]) for row in trials} == cells
+    assert {row["status"] for row in trials} == {"completed"} and len(trials) == len(cells) * repeats
     markdown = example.markdown(result["table1"], result["table2"])
     assert markdown.count("\n| ") == 2 * len(cells) + 2 and "overhead %" in markdown and "direct cost %" in markdown

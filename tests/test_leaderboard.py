@@ -12,8 +12,8 @@ import pytest
 from cnnprov_rdf.capture.tracker import Tracker
 from cnnprov_rdf.cli import main
 from cnnprov_rdf.errors import QueryError
+from cnnprov_rdf.query.execute import run_query
 from cnnprov_rdf.query.leaderboard import leaderboard, lower_is_better, sort_rows
-from cnnprov_rdf.query.library import run_query
 from cnnprov_rdf.storage.store import open_for_reading
 
 ORDER = ["lr0.01-e1", "lr0.01-e2", "lr0.005-e1", "lr0.005-e2", "raises", "early-stop"]

@@ -51,6 +51,7 @@ MLS_ALIGNMENTS: dict[str, str] = {
     "MetricValue": "ModelEvaluation",
     "EvaluationMeasure": "EvaluationMeasure",
     "Dataset": "Dataset",
+    "HyperparameterSearch": "Experiment",
 }
 
 #: Further PROV classes some `cnn:` classes refine, besides their base type.
@@ -64,6 +65,10 @@ PROV_ALIGNMENTS: dict[str, str] = {
 EMITTED_OBJECT_PROPERTIES: dict[str, tuple[frozenset[str], str]] = {
     "hasMetric": (frozenset({"EpochResult", "TestResult"}), "MetricValue"),
     "hasLayer": (frozenset({"ModelArchitecture"}), "Layer"),
+    "searchSpace": (frozenset({"HyperparameterSearch"}), "SearchSpace"),
+    "searchObjective": (frozenset({"HyperparameterSearch"}), "SearchObjective"),
+    "hasDimension": (frozenset({"SearchSpace"}), "SearchDimension"),
+    "sampledFrom": (frozenset({"HyperparameterSetting"}), "SearchDimension"),
 }
 
 DECLARATION_TYPES = (OWL.Class, OWL.ObjectProperty, OWL.DatatypeProperty, OWL.NamedIndividual)
@@ -278,6 +283,10 @@ def _sample_run() -> Graph:
         ev.TestingDone(run, 1, metrics, t0 + timedelta(seconds=22), t0 + timedelta(seconds=23), 10000, used_split=True),
         ev.RunFailed(run, "RuntimeError", "boom", t0 + timedelta(seconds=24)),
         ev.RunEnded(run, t0 + timedelta(seconds=24), "finished", ev.RunSummary(2, 20.0, metrics, metrics)),
+        ev.SearchStarted("s", t0, "study", "optuna", "val_accuracy", "maximize", {"batch_size": '[16, 32]'}),
+        ev.TrialStarted(run, "s", "0", {"batch_size": '[16, 32]'}),
+        ev.TrialEnded(run, "s", "completed", 0.55),
+        ev.SearchEnded("s", t0 + timedelta(seconds=30)),
     ]
     graph = Graph()
     for event in sample:

@@ -40,6 +40,7 @@ COVERED = {
     "running-now", "runs", "test-results", "training-time-by-config",
     "epoch-metrics", "run-graph",  # drawn by the visual commands; their exact rows are tested in test_visual.py
     "leaderboard",  # long rows, pivoted by query/leaderboard.py; its exact rows are tested in test_leaderboard.py
+    "search-trials", "searches",  # searches: their exact rows are tested in test_tuning.py
 }
 
 
@@ -88,7 +89,7 @@ def stored_epochs(store, grid) -> dict[str, dict[int, dict]]:
 
 def test_every_canned_query_is_covered():
     assert set(load_queries()) == COVERED
-    assert len(COVERED) == 19
+    assert len(COVERED) == 21
 
 
 # --- runs, failures, live runs -----------------------------------------------------------------------
@@ -401,14 +402,14 @@ def sha256(path: Path) -> str:
 def test_model_lineage_of_every_file(store, grid):
     result = rows(store, "model-lineage")
     expected = sorted(
-        ({"file_path": str(run.model_file.resolve()), "sha256": sha256(run.model_file), "epoch": None,
+        ({"file_path": str(run.model_file.resolve()), "sha256": sha256(run.model_file), "epoch": None, "saves": 1,
           "run_id": run.run_id, "learning_rate": run.history["learning_rate"][0], "epochs": run.epochs,
           "batch_size": 4, "optimizer": "SGD", "dataset": "synthetic-shapes", "train_fraction": 0.75,
           "test_examples": 4}
          for run in (grid.runs[name] for name in FINISHED)),
         key=lambda row: row["run_id"],
     )
-    assert [{k: v for k, v in row.items() if k != "train_examples"} for row in result] == expected
+    assert [{k: v for k, v in row.items() if k not in ("train_examples", "saved_at")} for row in result] == expected
     assert grid.runs["raises"].model_file is None
 
 
@@ -506,6 +507,10 @@ def test_ambiguous_and_unknown_run_references_are_query_errors(store, grid):
 def test_results_convert_to_dataframes_with_the_header_columns(store, grid):
     pytest.importorskip("pandas")
     for name, query in load_queries().items():
+        if name == "search-trials":  # this store holds no search (test_tuning.py covers it)
+            with pytest.raises(QueryError, match="no hyperparameter searches"):
+                run_query(store, name)
+            continue
         result = run_query(store, name)
         frame = result.to_dataframe()
         assert list(frame.columns) == result.columns == list(query.columns)
@@ -529,11 +534,15 @@ def test_cli_lists_every_query_with_its_parameters_as_json(capsys):
         for name in ("architecture", "epoch-loss-time", "epoch-time-stats", "hyperparameters", "lr-adaptations",
                      "epoch-metrics", "run-graph")
     } | {
-        "compare-runs": [run("a", "latest"), run("b", "previous")],
+        "compare-runs": [run("a", "latest"), run("b", "previous"),
+                         {"name": "runs", "type": "runs", "required": False, "default": "all"}],
+        "search-trials": [{"name": "search", "type": "search", "required": False, "default": "latest"}],
         "test-results": [run("run", "all")],
         "model-lineage": [{"name": "file", "type": "string", "required": False, "default": "all"}],
         "config-ranking": [{"name": "metric", "type": "choice", "required": False, "default": "test_accuracy",
-                            "choices": METRICS}],
+                            "choices": METRICS},
+                           {"name": "by", "type": "strings", "required": False,
+                            "default": "learning_rate,epochs,batch_size,optimizer"}],
     }
     assert {name: entry["parameters"] for name, entry in listing.items()} == expected
     for name, entry in listing.items():

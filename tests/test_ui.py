@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 
 from cnnprov_rdf.capture.tracker import Tracker
+from cnnprov_rdf.query.execute import run_query
 from cnnprov_rdf.query.leaderboard import leaderboard
-from cnnprov_rdf.query.library import run_query
 from cnnprov_rdf.ui.server import parse_bind
 from cnnprov_rdf.ui.sparql import check, keywords, run_user_query
 

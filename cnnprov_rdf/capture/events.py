@@ -171,6 +171,54 @@ class RunEnded:
     summary: RunSummary
 
 
+@dataclass(frozen=True)
+class SearchStarted:
+    """A hyperparameter search began: its tuner, objective (a metric and "maximize" or "minimize") and space.
+
+    `space` maps each hyperparameter the search varies to a description of its range (a JSON text)."""
+
+    search_id: str
+    started_at: datetime
+    name: str
+    tuner: str
+    objective: str
+    direction: str
+    space: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SearchEnded:
+    search_id: str
+    ended_at: datetime
+
+
+@dataclass(frozen=True)
+class TrialStarted:
+    """A run is a trial of a search. `sampled` maps each hyperparameter whose value the search chose (recorded
+    as the run's setting of it) to a description of its range (a JSON text, or "" if unknown)."""
+
+    run_id: str
+    search_id: str
+    trial_id: str
+    sampled: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrialEnded:
+    """The trial a run belongs to ended: `status` is "completed", "pruned" or "failed"."""
+
+    run_id: str
+    search_id: str
+    status: str
+    objective_value: float | None = None
+
+
+#: The trial statuses a search records.
+TRIAL_STATUSES = ("completed", "pruned", "failed")
+
+#: Events about a search as a whole (in the search's graph, not a run's).
+SearchEvent = SearchStarted | SearchEnded
+
 Event = (
     RunStarted
     | HyperparametersRecorded
@@ -184,4 +232,8 @@ Event = (
     | ModelFileSaved
     | RunFailed
     | RunEnded
+    | SearchStarted
+    | SearchEnded
+    | TrialStarted
+    | TrialEnded
 )

@@ -58,6 +58,7 @@ from .registry import TRACKERS
 from .run import Run
 from .schedules import StepDecay
 from .tracker import Tracker
+from .trials import TrialAware
 
 __all__ = ["ProvenanceCallback", "describe_layers", "keras_agents"]
 
@@ -90,7 +91,7 @@ def _guarded(hook: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
-class ProvenanceCallback(keras.callbacks.Callback, CallObserver):
+class ProvenanceCallback(TrialAware, keras.callbacks.Callback, CallObserver):
     """Records a Keras training as W3C PROV in a provenance store or at a SPARQL endpoint.
 
     `model.fit(x, y, callbacks=[ProvenanceCallback("provenance")])` records hyperparameters, architecture,
@@ -110,6 +111,7 @@ class ProvenanceCallback(keras.callbacks.Callback, CallObserver):
         dataset: Mapping[str, Any] | None = None,
         endpoint: str | None = None,
         per_batch: bool = False,
+        search: Any = None, trial_id: str | int | None = None, trial: Any = None,  # a trial: cnnprov_rdf.tuning
     ) -> None:
         """`store` is a store path or an http(s) SPARQL endpoint URL (`storage.destination.parse_destination`);
         `endpoint=` names an endpoint explicitly. `per_batch=True` also records every training batch's metrics
@@ -141,6 +143,7 @@ class ProvenanceCallback(keras.callbacks.Callback, CallObserver):
         self._managed = False  # inside `with`
         self._hold: weakref.finalize | None = None
         self._released = False
+        self._link_trial(search, trial_id, trial)
         self._arm()
 
     # --- the patch (keras_patch) --------------------------------------------------------------------
@@ -202,7 +205,8 @@ class ProvenanceCallback(keras.callbacks.Callback, CallObserver):
         if loss is not None:
             hyperparameters["loss_function"] = loss if isinstance(loss, str) else getattr(loss, "name", str(loss))
         hyperparameters.update(self.user_hyperparameters)
-        run.log_hyperparameters(hyperparameters)
+        run.log_hyperparameters({**hyperparameters, **(self._trial("sampled", hyperparameters) or {})})
+        self._trial("started", self, run)
         run.log_architecture(self.model.name, int(self.model.count_params()), describe_layers(self.model))
         self._log_schedule(run, fit.get("callbacks"))
         self._log_dataset(run, fit)
@@ -247,6 +251,7 @@ class ProvenanceCallback(keras.callbacks.Callback, CallObserver):
         self._in_fit = False
         if self.run is not None:
             self.run.end()
+            self._trial("train_ended", self, None)
         self.tracker.flush()
 
     @_guarded
@@ -296,8 +301,10 @@ class ProvenanceCallback(keras.callbacks.Callback, CallObserver):
     def fail_training(self, error: BaseException) -> None:
         """Record that `fit` was left by `error`, end the run as failed, and flush."""
         if self.run is not None and self._in_fit:
-            self.run.fail(error)
+            if not self._trial("stops_normally", error):
+                self.run.fail(error)  # a pruned trial ends its run normally
             self.run.end()
+            self._trial("train_ended", self, error)
             self.tracker.flush()
         self._in_fit = False
 
@@ -310,6 +317,8 @@ class ProvenanceCallback(keras.callbacks.Callback, CallObserver):
         if self.run is not None and self._in_fit:
             self.run.end()
         self._in_fit = False
+        if self._trial("may_close", self) is False:
+            return  # the trial's end (recorded after the objective returns) closes it
         self._managed = False
         self._disarm()
         if self._owns_tracker and not self._released:

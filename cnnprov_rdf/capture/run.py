@@ -34,6 +34,8 @@ from .events import (
     RunSummary,
     ScheduleRecorded,
     TestingDone,
+    TrialEnded,
+    TrialStarted,
 )
 from .schedules import StepDecay
 
@@ -215,6 +217,16 @@ class Run:
             log.warning("cnnprov-rdf: model file %s not recorded: %s", file, error)
             return
         self._submit(ModelFileSaved(self.run_id, str(file.resolve()), size, digest, now(), epoch))
+
+    def log_trial(self, search_id: str, trial_id: str, sampled: Mapping[str, str]) -> None:
+        """This run is trial `trial_id` of a search; `sampled` maps the names of the hyperparameters the search
+        chose (recorded with `log_hyperparameters`) to descriptions of their ranges."""
+        self._submit(TrialStarted(self.run_id, search_id, str(trial_id), dict(sampled)))
+
+    def end_trial(self, search_id: str, status: str, objective_value: float | None = None) -> None:
+        """The trial ended: "completed", "pruned" or "failed", with the objective's value if there is one."""
+        value = None if objective_value is None else float(objective_value)
+        self._submit(TrialEnded(self.run_id, search_id, status, value))
 
     def fail(self, error: BaseException) -> None:
         """Record an error (type and message) and mark the run failed when it ends. Recorded once."""

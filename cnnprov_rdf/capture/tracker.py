@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
+from typing import Any
 
 from ..graph.vocabulary import DEFAULT_BASE
 from ..storage.destination import Destination, Endpoint, StoreLocation, destination_from
@@ -66,6 +67,12 @@ class Tracker:
         run_id: str | None = None,
     ) -> Run:
         return Run(self, run_id or str(uuid.uuid4()), name=name, planned_epochs=planned_epochs, agents=agents)
+
+    def search(self, name: str, **options: Any) -> Any:
+        """A hyperparameter search to record (`cnnprov_rdf.tuning.search.Search`; `with` starts and ends it)."""
+        from ..tuning.search import Search
+
+        return Search(self, name, **options)
 
     def submit(self, event: Event) -> None:
         self.writer.submit(event)

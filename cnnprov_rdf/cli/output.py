@@ -35,10 +35,23 @@ def format_rows(columns: Sequence[str], rows: Sequence[dict[str, Any]], fmt: str
         return buffer.getvalue().rstrip("\n")
     cells = [[_cell(row[c]) for c in columns] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    # Numbers right-aligned (so that digits line up), and so is the header of a column of numbers.
+    numeric = [[_is_number(row[c]) for c in columns] for row in rows]
+    numeric_column = [any(flags[i] for flags in numeric) and all(flags[i] or row[c] is None
+                      for flags, row in zip(numeric, rows, strict=True)) for i, c in enumerate(columns)]
+
+    def align(text: str, width: int, right: bool) -> str:
+        return text.rjust(width) if right else text.ljust(width)
+
+    lines = ["  ".join(align(c, w, n) for c, w, n in zip(columns, widths, numeric_column, strict=True)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
+    lines += ["  ".join(align(v, w, n) for v, w, n in zip(r, widths, flags, strict=True)).rstrip()
+              for r, flags in zip(cells, numeric, strict=True)]
     return "\n".join(lines)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def progress(message: str) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigurationError
 from ..query.execute import run_query
 from ..query.federation import federated_compare, federated_query, shared_datasets
-from ..query.library import load_queries
+from ..query.library import find_query, load_queries
 from .options import add_sources, parse_params, sources
 from .output import format_rows
 
@@ -17,9 +18,15 @@ _FORMATS = ["table", "csv", "json"]
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    params = parse_params(args.param)
-    if args.run is not None:
-        params["run"] = args.run
+    params: dict[str, Any] = {**parse_params(args.param)}
+    if args.run:
+        # `--run` is repeatable: one run for a query with a run parameter, else the list of a `runs` one
+        # (`query compare-runs --run A --run B --run C`).
+        names = {p.name for p in find_query(args.name, args.queries_dir).parameters}
+        if len(args.run) == 1 and ("run" in names or "runs" not in names):
+            params["run"] = args.run[0]
+        else:
+            params["runs"] = list(args.run)
     chosen = sources(args)
     if len(chosen) == 1:
         result = run_query(chosen[0], args.name, queries_dir=args.queries_dir, **params)
@@ -73,7 +80,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     query = sub.add_parser("query", help="run a canned query on a store, an endpoint, or several (federated)")
     query.add_argument("name")
     add_sources(query)
-    query.add_argument("--run", help="shorthand for --param run=RUN")
+    query.add_argument("--run", action="append",
+                       help="shorthand for --param run=RUN (a name, IRI, id, id prefix, latest or previous); "
+                            "repeatable for a query that takes several runs (compare-runs)")
     query.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
     query.add_argument("--format", choices=_FORMATS, default="table")
     query.add_argument("--queries-dir", type=Path, help="extra directory of .rq files")

@@ -12,11 +12,18 @@ from ..errors import EndpointError, StoreError
 from ..storage.endpoint import replay_spool, spool_status
 from ..storage.server import serve_command
 from ..storage.sink import replay_store_spool, store_spools
-from ..storage.store import open_for_reading
+from ..storage.store import open_for_reading, open_for_writing
 from .output import format_rows
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    if args.read_write and not (args.store / "CURRENT").exists():
+        # A read-write server is where trainings will send their events: start it on a new store (with the
+        # ontology graph, as a Tracker would make it) rather than refuse.
+        created = open_for_writing(args.store)
+        created.flush()
+        del created  # closed (its lock released) before the server opens it
+        print(f"created a new provenance store at {args.store}", file=sys.stderr)
     open_for_reading(args.store)  # a clear error for a missing store before the server starts
     command = serve_command(args.store, args.bind, args.read_write)
     mode = "read-write" if args.read_write else "read-only"

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import ConfigurationError
-from ..interop.export import EXTENSIONS, FORMATS, export
+from ..errors import ConfigurationError, ExportError
+from ..interop.export import ALIASES, EXTENSIONS, FORMATS, export, format_for_path, format_name
 from ..interop.importers.registry import FOREIGN_TOOLS, import_foreign
 from ..interop.interchange import IMPORT_FORMATS, PROV_EXPORT_FORMATS, export_prov, import_file
 from ..interop.reasoning import reason, remove_inferences
@@ -18,6 +18,12 @@ from .output import progress
 
 def cmd_export(args: argparse.Namespace) -> int:
     store = open_for_reading(args.store)
+    if args.format is None:  # from the output file's extension (run.jsonld, run.nq, run.provn), else Turtle
+        args.format = (format_for_path(args.output) if args.output is not None else None) or "turtle"
+    args.format = format_name(args.format)
+    if args.format not in FORMATS and args.format not in PROV_EXPORT_FORMATS:
+        raise ExportError(f"unknown export format {args.format!r}; choose one of "
+                          f"{', '.join([*FORMATS, *PROV_EXPORT_FORMATS, *ALIASES])}")
     if args.format in PROV_EXPORT_FORMATS:
         text = export_prov(store, args.format, args.run)
         if args.output is None:
@@ -87,8 +93,11 @@ def register(
 ) -> None:
     """Add `export`, `import`, `reason`, `validate` and `compact`."""
     exporter = sub.add_parser("export", parents=[store, runs], help="export runs as RDF")
-    exporter.add_argument("--format", choices=[*FORMATS, *PROV_EXPORT_FORMATS], default="turtle")
-    exporter.add_argument("-o", "--output", type=Path, help=f"output file (e.g. run.{EXTENSIONS['turtle']})")
+    exporter.add_argument("--format", metavar="FORMAT",
+                          help=f"{', '.join([*FORMATS, *PROV_EXPORT_FORMATS])} (or ttl, nt, nq, rdf); default: from "
+                               "the output file's extension, else turtle")
+    exporter.add_argument("-o", "--output", type=Path,
+                          help=f"output file (e.g. run.{EXTENSIONS['turtle']}, run.jsonld, run.provn)")
     exporter.add_argument("--named-graphs", action="store_true",
                           help="jsonld: keep one named graph per run (default: plain triples)")
     exporter.set_defaults(func=cmd_export)

@@ -34,6 +34,8 @@ class TrainingConfig:
     run_name: str | None = None
     save_model: str | None = None
     extra_hyperparameters: dict[str, Any] = field(default_factory=dict)
+    #: Keras' `verbose` for `fit` (0: silent; 1: its progress bar, as `cnnprov demo` shows it).
+    verbose: int = 0
 
 
 @dataclass
@@ -74,7 +76,7 @@ def train_alexnet(config: TrainingConfig, store: str | os.PathLike[str] | None =
     try:
         history = model.fit(
             data.x_train, data.y_train, epochs=config.epochs, batch_size=config.batch_size,
-            callbacks=callbacks, verbose=0,
+            callbacks=callbacks, verbose=config.verbose,
         )
         test = model.evaluate(
             data.x_test, data.y_test, batch_size=config.batch_size, callbacks=callbacks, verbose=0,

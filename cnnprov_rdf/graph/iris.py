@@ -13,6 +13,10 @@ Under a base (`DEFAULT_BASE` unless a tracker is given another):
 | a metric value of an epoch, batch or test result      | `{result}/metric/{metric name}`                       |
 | a layer of an architecture                            | `{architecture}/layer/{index}`                        |
 | a dataset                                             | `{base}dataset/{uuid5 of its name and location}`      |
+| a hyperparameter search                               | `{base}search/{search id}`                            |
+| a search's space and objective                        | `{search}/space`, `{search}/objective`                |
+| a dimension of a search's space                       | `{search}/space/{hyperparameter name}`                |
+| a search's named graph                                | `{base}graph/search/{search id}`                      |
 | an imported document without a graph name             | `{DEFAULT_BASE}import/{sha256[:32] of its content}`   |
 | the PROV-O shortcuts implied by an imported document  | `{its graph}/shortcuts`                               |
 | a run imported from another tool                      | `{DEFAULT_BASE}run/{tool}-{its id there}`             |
@@ -40,6 +44,7 @@ __all__ = [
     "ONTOLOGY_GRAPH",
     "SHARED_KINDS",
     "RunIris",
+    "SearchIris",
     "architecture_key",
     "base_of",
     "default_import_graph",
@@ -90,6 +95,22 @@ class RunIris:
     def model_file(self, path: str, sha256: str) -> NamedNode:
         """A saved model file of the run, named by its path and content."""
         return self.node("model-file", str(uuid.uuid5(uuid.NAMESPACE_URL, f"{path}|{sha256}")))
+
+
+class SearchIris:
+    """The IRIs of one hyperparameter search: the activity, its space and objective, and its named graph."""
+
+    def __init__(self, search_id: str, base: str = DEFAULT_BASE) -> None:
+        self.base = base
+        self.search_id = search_id
+        self.search = NamedNode(f"{base}search/{search_id}")
+        self.graph = NamedNode(f"{base}graph/search/{search_id}")
+        self.space = NamedNode(f"{self.search.value}/space")
+        self.objective = NamedNode(f"{self.search.value}/objective")
+
+    def dimension(self, name: str) -> NamedNode:
+        """The dimension of the space that a hyperparameter named `name` is sampled from."""
+        return NamedNode(f"{self.space.value}/{quote(name, safe='')}")
 
 
 def graph_of(run_id: str, base: str = DEFAULT_BASE) -> NamedNode:

@@ -33,7 +33,11 @@ from ..capture.events import (
     RunFailed,
     RunStarted,
     ScheduleRecorded,
+    SearchEnded,
+    SearchStarted,
     TestingDone,
+    TrialEnded,
+    TrialStarted,
 )
 from .iris import (
     RunIris,
@@ -46,6 +50,7 @@ from .iris import (
 )
 from .literals import date_time, double, integer, string, typed
 from .metrics import BEST_PROPERTIES, FINAL_PROPERTIES, STANDARD_METRICS
+from .search_mapping import search_quads, trial_statements
 from .vocabulary import CNN, DEFAULT_BASE, MLS, PROV, RDF_TYPE, RDFS
 
 Triple = tuple[NamedNode, NamedNode, NamedNode | Literal]
@@ -80,7 +85,10 @@ def _definition(base: str, kind: str, name: str, cnn_class: str) -> tuple[NamedN
 
 
 def to_quads(event: Event, base: str = DEFAULT_BASE) -> list[Quad]:
-    """All quads for one event: in the run's named graph, and in the graphs of the shared nodes it uses."""
+    """All quads for one event: in the run's named graph, and in the graphs of the shared nodes it uses (an event
+    about a search as a whole: in the search's graph)."""
+    if isinstance(event, SearchStarted | SearchEnded):
+        return search_quads(event, base)
     iris = RunIris(event.run_id, base)
     graph = iris.graph
     return [item if isinstance(item, Quad) else Quad(*item, graph) for item in _triples(event, iris)]
@@ -367,3 +375,9 @@ def _(event: RunEnded, iris: RunIris) -> Iterator[Statement]:
     if event.status == "finished":
         yield from _model(iris)
         yield iris.node("model"), PROV.generatedAtTime, date_time(event.ended_at)
+
+
+@_triples.register(TrialStarted)
+@_triples.register(TrialEnded)
+def _(event: TrialStarted | TrialEnded, iris: RunIris) -> Iterator[Statement]:
+    return trial_statements(event, iris)

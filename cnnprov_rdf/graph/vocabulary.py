@@ -80,6 +80,10 @@ CLASS_BASE_TYPES: dict[str, str] = {
     "TrainedModel": "Entity",
     "ModelFile": "Entity",
     "TrainingError": "Entity",
+    "HyperparameterSearch": "Activity",
+    "SearchSpace": "Entity",
+    "SearchDimension": "Entity",
+    "SearchObjective": "Entity",
     "TrainingSoftware": "Agent",
     "ComputeDevice": "Agent",
     "User": "Agent",
@@ -138,9 +142,21 @@ DATATYPE_PROPERTIES: dict[str, str] = {
     "userName": "string",
     "epochsCompleted": "integer",
     "totalTrainingSeconds": "double",
+    "searchId": "string",
+    "searchName": "string",
+    "tunerName": "string",
+    "dimensionName": "string",
+    "dimensionSpec": "string",
+    "objectiveName": "string",
+    "objectiveDirection": "string",
+    "trialId": "string",
+    "trialStatus": "string",
+    "objectiveValue": "double",
 }
 
-OBJECT_PROPERTIES: tuple[str, ...] = ("hasMetric", "hasLayer")
+OBJECT_PROPERTIES: tuple[str, ...] = (
+    "hasMetric", "hasLayer", "searchSpace", "searchObjective", "hasDimension", "sampledFrom",
+)
 
 #: `prov:Role` individuals used in qualified associations.
 ROLES: tuple[str, ...] = ("TrainerRole", "ExecutorRole", "OperatorRole")

@@ -27,6 +27,26 @@ FORMATS: dict[str, RdfFormat] = {
 #: Usual file extension of each format.
 EXTENSIONS = {"turtle": "ttl", "trig": "trig", "ntriples": "nt", "nquads": "nq", "jsonld": "jsonld", "rdfxml": "rdf"}
 
+#: Other names of the formats: their usual extensions, and a few spellings.
+ALIASES = {**{ext: name for name, ext in EXTENSIONS.items()}, "json-ld": "jsonld", "xml": "rdfxml", "owl": "rdfxml"}
+
+#: Extensions of the PROV interchange formats (`interop.interchange.PROV_EXPORT_FORMATS`).
+PROV_EXTENSIONS = {"provn": "provn", "json": "provjson"}
+
+
+def format_name(name: str) -> str:
+    """A format name or alias (`ttl`, `nt`, `nq`, …) as the name `export` takes; unknown names unchanged."""
+    return ALIASES.get(name.lower(), name.lower())
+
+
+def format_for_path(path: str | os.PathLike[str]) -> str | None:
+    """The export format a file's extension implies (`run.jsonld` → jsonld, `run.json` → provjson), or None."""
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix in PROV_EXTENSIONS:
+        return PROV_EXTENSIONS[suffix]
+    name = format_name(suffix)
+    return name if name in FORMATS else None
+
 
 def run_graphs(store: Store, runs: Sequence[str] | None) -> list[NamedNode]:
     """The named graphs of the given runs (run IRIs, ids or prefixes), or of every run when none is given."""
@@ -48,6 +68,7 @@ def export(
     `store` is an open Store or an embedded store's path (opened read-only). Returns the bytes when `output`
     is None, otherwise writes to the path or binary file given.
     """
+    format = format_name(format)
     store = readable_store(store, "export")
     if format not in FORMATS:
         raise ExportError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")

@@ -4,7 +4,8 @@ Each value is resolved and checked, made an RDF term, and joined in as a `VALUES
 query's outer WHERE group, written out by pyoxigraph's term serializer (so a value can only ever be one IRI or
 one escaped literal), and again wherever the query has a `#@values` comment line (OPTIONAL and UNION groups are
 evaluated on their own). A VALUES block at the start, rather than pyoxigraph's substitutions, lets the engine
-use the bound value to pick its indexes (measured about 250 times faster on a 1,000-run store).
+use the bound value to pick its indexes (measured about 250 times faster on a 1,000-run store). A list parameter
+(`runs`, `strings`) is bound as a VALUES block of one row per value.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from typing import Any
 
 from pyoxigraph import Literal, NamedNode, Store, Variable
 
-from ..errors import QueryError, RunNotFoundError
+from ..errors import QueryError, RunNotFoundError, RunParameterError, SearchNotFoundError
 from ..graph.literals import boolean, double, integer
-from .library import UNBOUND_DEFAULT, CannedQuery, Parameter
+from .library import LIST_TYPES, UNBOUND_DEFAULT, CannedQuery, Parameter, TermList
 from .runs import find_run
+from .searches import resolve_search
 
 
 def _literal(parameter: Parameter, raw: Any) -> Literal:
@@ -62,26 +64,45 @@ def bind_parameters(query: CannedQuery, store: Store | Any, given: Mapping[str, 
             if parameter.required:
                 raise QueryError(f"query {query.name!r} needs the parameter {parameter.name!r} ({parameter.type})")
             continue
-        if parameter.type == "run":
-            try:
-                term: Any = find_run(store, str(raw)).iri
-            except RunNotFoundError as error:
-                raise QueryError(str(error)) from None
-        elif parameter.type == "iri":
-            try:
-                term = NamedNode(str(raw))
-            except ValueError:
-                raise QueryError(f"parameter {parameter.name!r} must be an IRI, got {raw!r}") from None
-        elif parameter.type == "choice":
-            if str(raw) not in parameter.choices:
-                raise QueryError(
-                    f"parameter {parameter.name!r} must be one of {', '.join(parameter.choices)}; got {raw!r}"
-                )
-            term = Literal(str(raw))
+        if parameter.type in LIST_TYPES:
+            items = [v.strip() for v in raw.split(",")] if isinstance(raw, str) else [
+                v if isinstance(v, NamedNode) else str(v) for v in raw]
+            single = Parameter(parameter.name, LIST_TYPES[parameter.type], True, None)
+            term: Any = TermList(_term(single, store, item) for item in items if item)
         else:
-            term = _literal(parameter, raw)
+            term = _term(parameter, store, raw)
         bindings[Variable(parameter.name)] = term
     return bindings
+
+
+def _term(parameter: Parameter, store: Store | Any, raw: Any) -> Any:
+    """One parameter value as an RDF term."""
+    if parameter.type == "run" and isinstance(raw, NamedNode):  # already resolved (by a shaping step)
+        term: Any = raw
+    elif parameter.type == "run":
+        try:
+            term = find_run(store, str(raw)).iri
+        except RunNotFoundError as error:
+            raise RunParameterError(str(error)) from None
+    elif parameter.type == "search":
+        try:
+            term = resolve_search(store, str(raw))
+        except SearchNotFoundError as error:
+            raise QueryError(str(error)) from None
+    elif parameter.type == "iri":
+        try:
+            term = NamedNode(str(raw))
+        except ValueError:
+            raise QueryError(f"parameter {parameter.name!r} must be an IRI, got {raw!r}") from None
+    elif parameter.type == "choice":
+        if str(raw) not in parameter.choices:
+            raise QueryError(
+                f"parameter {parameter.name!r} must be one of {', '.join(parameter.choices)}; got {raw!r}"
+            )
+        term = Literal(str(raw))
+    else:
+        term = _literal(parameter, raw)
+    return term
 
 
 _OUTER_WHERE = re.compile(r"\bWHERE\s*\{", re.IGNORECASE)
@@ -94,15 +115,24 @@ VALUES_MARKER = re.compile(r"(?m)^[ \t]*#@values[ \t]*$")
 
 def with_values(text: str, bindings: Mapping[Variable, Any]) -> str:
     """The query with a one-row `VALUES` block of the bound terms opening its outer WHERE group, and in place
-    of every `#@values` line. (A parameter's variable must mean that parameter throughout the query.)"""
+    of every `#@values` line. (A parameter's variable must mean that parameter throughout the query.) A list
+    parameter's block (a row per term) goes in place of the `#@values` lines only, where the query has any: it
+    multiplies the rows it joins, so it is bound where it is used."""
     if not bindings:
         return text
-    variables = " ".join(str(variable) for variable in bindings)
-    terms = " ".join(str(term) for term in bindings.values())
-    block = f" VALUES ({variables}) {{ ({terms}) }}"
-    text = VALUES_MARKER.sub(lambda _: block, text)
+    single = {variable: term for variable, term in bindings.items() if not isinstance(term, TermList)}
+    variables = " ".join(str(variable) for variable in single)
+    terms = " ".join(str(term) for term in single.values())
+    block = f" VALUES ({variables}) {{ ({terms}) }}" if single else ""
+    lists = "".join(f" VALUES {variable} {{ {' '.join(str(term) for term in listed)} }}"  # none: no solution
+                    for variable, listed in bindings.items() if isinstance(listed, TermList))
+    marked = VALUES_MARKER.search(text) is not None
+    text = VALUES_MARKER.sub(lambda _: block + lists, text)
+    outer = block if marked else block + lists
+    if not outer:
+        return text
     uncommented = re.sub(r"(?m)^\s*#.*$", lambda m: " " * len(m.group()), text)
     match = _OUTER_WHERE.search(uncommented)
     if match is None:
         raise QueryError("a query with parameters needs a 'WHERE {' group to bind them in")
-    return text[: match.end()] + block + text[match.end():]
+    return text[: match.end()] + outer + text[match.end():]

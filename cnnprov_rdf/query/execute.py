@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +16,11 @@ from ..storage.destination import Destination, Endpoint, StoreLocation, parse_de
 from ..storage.store import open_for_reading
 from .binding import bind_parameters, with_values
 from .library import CannedQuery, find_query
+from .shaping import shaper_for
 from .sources import EndpointSource, Source
+
+#: An xsd:dateTime's lexical form, as `python_value` leaves it (text, so that rows stay plain JSON values).
+_DATE_TIME = re.compile(r"^-?\d{4,}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)?$")
 
 
 @dataclass
@@ -33,10 +38,19 @@ class QueryResult:
         return len(self.rows)
 
     def to_dataframe(self) -> Any:
-        """A pandas DataFrame (pandas must be installed)."""
-        import pandas as pd  # type: ignore[import-untyped]
+        """A pandas DataFrame (pandas must be installed: it comes with the `demo` extra); a column of
+        xsd:dateTime values (ISO 8601 text in the rows) becomes a column of UTC datetimes."""
+        try:
+            import pandas as pd  # type: ignore[import-untyped]
+        except ImportError:
+            raise QueryError("to_dataframe needs pandas: pip install pandas (or cnnprov-rdf[demo])") from None
 
-        return pd.DataFrame(self.rows, columns=self.columns)
+        frame = pd.DataFrame(self.rows, columns=self.columns)
+        for column in self.columns:
+            values = [row[column] for row in self.rows if row[column] is not None]
+            if values and all(isinstance(v, str) and _DATE_TIME.match(v) for v in values):
+                frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
+        return frame
 
 
 def queryable(target: Store | Source | Destination | str | os.PathLike[str]) -> Store | Source:
@@ -60,9 +74,17 @@ def run_query(
     `sources.Source`, or a SPARQL endpoint (an `http(s)://` URL); `params` are the query's parameters."""
     query = find_query(name, queries_dir)
     target = queryable(store)
-    bindings = bind_parameters(query, target, params)
+    shaper = None
+    if query.shape is not None:  # a `# shape:` step: it may resolve parameters first, and rearranges the rows
+        shaper = shaper_for(query)
+        params = shaper.prepare(target, dict(params))
+    bindings = bind_parameters(query, target, {k: v for k, v in params.items() if not k.startswith("_")})
     solutions: Any = target.query(with_values(query.text, bindings), use_default_graph_as_union=True)
     projected = [v.value for v in solutions.variables]
+    if shaper is not None:
+        raw = [{column: python_value(solution[i]) for i, column in enumerate(projected)} for solution in solutions]
+        columns, shaped = shaper.shape(raw, params, bindings)
+        return QueryResult(query, columns, shaped)
     missing = [column for column in query.columns if column not in projected]
     if missing:
         raise QueryError(f"{query.path}: the header names columns the query does not select: {missing}")

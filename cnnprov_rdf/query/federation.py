@@ -32,11 +32,17 @@ def federated_query(
 ) -> QueryResult:
     """Run the canned query `name` on every source; the rows one after another, each with its source's name
     in a leading `source` column. Run parameters are resolved in each source on its own."""
-    query, rows = find_query(name, queries_dir), list[dict[str, Any]]()
+    query = find_query(name, queries_dir)
+    rows: list[dict[str, Any]] = []
+    columns: list[str] = []
     for source in map(as_source, sources):
         result = run_query(source, name, queries_dir=queries_dir, **params)
+        # a shaped query's columns depend on its parameters and data (search-trials' sampled values): the union
+        columns += [column for column in result.columns if column not in columns]
         rows.extend({"source": source.name, **row} for row in result.rows)
-    return QueryResult(query, ["source", *query.columns], rows)
+    columns = columns or list(query.columns)
+    rows = [{column: row.get(column) for column in ["source", *columns]} for row in rows]
+    return QueryResult(query, ["source", *columns], rows)
 
 
 _EPOCH_FIELDS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import QueryError
-from .library import QueryResult, run_query
+from .execute import QueryResult, run_query
 
 #: The run's own columns, before the hyperparameters.
 RUN_COLUMNS = ("run_id", "name", "status", "started", "ended", "epochs")

@@ -7,8 +7,11 @@ Each file starts with a comment header:
     # param: run run default=latest  The run (IRI, run id or unique prefix of it).
     # columns: elapsed_seconds, epoch, loss
 
-Types: run, iri, string, integer, double, boolean, and choice[a,b,c]. `default=all` leaves the parameter
-unbound, so the query covers everything (a `run` parameter also accepts `all`, `latest` and `previous`).
+Types: run, iri, string, integer, double, boolean, choice[a,b,c], search, and the lists runs and strings
+(comma-separated, or a Python list; each bound as a VALUES block of several rows). A `# shape: NAME` header
+line names a Python step (`query.shaping`) that turns the query's rows into the result's rows and columns.
+`default=all` leaves the parameter unbound, so the query covers everything (a `run` parameter also accepts
+`all`, `latest` and `previous`, and a run's name).
 `binding` turns parameter values into RDF terms; `execute` runs a query and gives its rows.
 """
 
@@ -26,7 +29,15 @@ from ..resources import queries_dir
 
 #: Parameter types: `run` and `iri` are bound as IRIs, `choice` as one of its listed strings, others as
 #: literals of that XSD datatype.
-PARAMETER_TYPES = ("run", "iri", "string", "integer", "double", "boolean", "choice")
+PARAMETER_TYPES = ("run", "iri", "string", "integer", "double", "boolean", "choice", "search", "runs", "strings")
+
+#: List types: several values, bound as a VALUES block of one row each.
+LIST_TYPES = {"runs": "run", "strings": "string"}
+
+
+class TermList(tuple[Any, ...]):
+    """The terms of a list parameter."""
+
 
 #: A default that leaves the parameter unbound, so that the query covers everything.
 UNBOUND_DEFAULT = "all"
@@ -51,6 +62,7 @@ class CannedQuery:
     columns: tuple[str, ...]
     text: str
     path: Path
+    shape: str | None = None
 
     def describe(self) -> dict[str, Any]:
         """The listing shown by `cnnprov queries --format json`."""
@@ -100,7 +112,8 @@ def parse_query_file(path: Path) -> CannedQuery:
         if key not in header:
             raise QueryError(f"{path}: the header lacks a '# {key}:' line")
     columns = tuple(c.strip() for c in header["columns"].split(",") if c.strip())
-    return CannedQuery(path.stem, header["title"], header["description"], tuple(parameters), columns, text, path)
+    return CannedQuery(path.stem, header["title"], header["description"], tuple(parameters), columns, text, path,
+                       header.get("shape"))
 
 
 def load_queries(extra_dir: str | os.PathLike[str] | None = None) -> dict[str, CannedQuery]:

@@ -1,4 +1,5 @@
-"""Finding runs in a store: the latest one, or one named by IRI, UUID or a unique UUID prefix.
+"""Finding runs in a store: the latest one, the previous one, or one named by IRI, UUID, name or a unique UUID
+prefix.
 
 `select_runs` is the one rule for a list of run references (or none, meaning every run); export,
 interchange, reasoning, validation and the report all choose their runs through it.
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-from pyoxigraph import NamedNode, Quad, Store
+from pyoxigraph import Literal, NamedNode, Quad, Store
 
 from ..errors import RunNotFoundError
 from ..graph.iris import base_of, shared_graph
@@ -23,6 +24,12 @@ SELECT ?run ?id ?graph ?started WHERE {{
 """
 
 
+_NAMED = f"""
+SELECT ?run ?id ?graph ?started WHERE {{
+  GRAPH ?graph {{ ?run <{CNN_NS}runName> ?name ; <{CNN_NS}runId> ?id ; <{PROV_NS}startedAtTime> ?started }}
+}} ORDER BY DESC(?started)
+"""
+
 _REFERENCES = (PROV.used, MLS.specifiedBy)
 
 
@@ -34,6 +41,18 @@ class RunRef(NamedTuple):
     graph: NamedNode
 
 
+def _named(store: Store | Any, name: str) -> list[tuple[RunRef, str]]:
+    """The runs named `name` with their start times, newest first (the name bound as a literal)."""
+    text = _NAMED.replace("WHERE {", f"WHERE {{ VALUES ?name {{ {Literal(name)} }}", 1)
+    solutions: Any = store.query(text)
+    return [(RunRef(row["run"], row["id"].value, row["graph"]), row["started"].value) for row in solutions]
+
+
+def _ambiguous(reference: str, what: str, matches: list[tuple[str, str]]) -> RunNotFoundError:
+    candidates = "; ".join(f"{run_id} (started {started})" for run_id, started in matches)
+    return RunNotFoundError(f"{reference!r} {what} {len(matches)} runs: {candidates}")
+
+
 def list_runs(store: Store | Any) -> list[RunRef]:
     """Every captured run (found by its type and id), newest first, runs without a start time last (also on a
     `sources.Source`)."""
@@ -41,7 +60,7 @@ def list_runs(store: Store | Any) -> list[RunRef]:
     return [RunRef(row["run"], row["id"].value, row["graph"]) for row in solutions]
 
 
-def _find(runs: list[RunRef], reference: str | None) -> RunRef:
+def _find(store: Store | Any, runs: list[RunRef], reference: str | None) -> RunRef:
     if not runs:
         raise RunNotFoundError("the store holds no captured runs yet")
     if reference is None or reference == "latest":
@@ -51,6 +70,13 @@ def _find(runs: list[RunRef], reference: str | None) -> RunRef:
             raise RunNotFoundError("the store holds a single run, so there is no previous run")
         return runs[1]
     matches = [run for run in runs if reference in (run.iri.value, run.id)]
+    if len(matches) == 1:
+        return matches[0]
+    named = _named(store, reference)
+    if len(named) == 1:
+        return named[0][0]
+    if named:
+        raise _ambiguous(reference, "names", [(run.id, started) for run, started in named])
     if not matches:
         matches = [run for run in runs if run.id.startswith(reference)]
     if len(matches) == 1:
@@ -63,8 +89,9 @@ def _find(runs: list[RunRef], reference: str | None) -> RunRef:
 
 def find_run(store: Store | Any, reference: str | None) -> RunRef:
     """The run `reference` names: None or "latest" for the newest run, "previous" for the one before it, else
-    a run IRI, a run id or a unique prefix of one. Raises `RunNotFoundError`."""
-    return _find(list_runs(store), reference)
+    a run IRI, a run id, a run's name (an error listing the candidates if several runs have it) or a unique
+    prefix of a run id. Raises `RunNotFoundError`."""
+    return _find(store, list_runs(store), reference)
 
 
 def resolve_run(store: Store | Any, reference: str | None) -> tuple[NamedNode, NamedNode]:
@@ -80,7 +107,7 @@ def select_runs(store: Store | Any, references: Iterable[str] | None = None) -> 
         return runs
     chosen: dict[str, RunRef] = {}
     for reference in references:
-        run = _find(runs, reference)
+        run = _find(store, runs, reference)
         chosen.setdefault(run.graph.value, run)
     return list(chosen.values())
 

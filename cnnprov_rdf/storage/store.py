@@ -39,7 +39,8 @@ def locked_in_this_process(path: Path) -> StoreLockedError:
     """The error for a second writer of a store in the process that already writes it."""
     return StoreLockedError(
         f"the provenance store {path} is already open for writing in this process: close the other "
-        f"Tracker first, or share it (Tracker.shared, which ProvenanceCallback(store=...) uses)."
+        f"Tracker first, or share it (capture.registry.TRACKERS.acquire, which ProvenanceCallback(store=...) "
+        f"uses)."
     )
 
 

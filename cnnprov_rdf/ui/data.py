@@ -20,8 +20,9 @@ from typing import Any, TypeVar
 from pyoxigraph import Store
 
 from ..errors import CnnprovError, RenderError, RunNotFoundError, StoreError, StoreNotFoundError
+from ..query.execute import QueryResult, run_query
 from ..query.leaderboard import DEFAULT_SORT, leaderboard, matches, sort_rows
-from ..query.library import QueryResult, load_queries, run_query
+from ..query.library import load_queries
 
 T = TypeVar("T")
 

@@ -19,6 +19,7 @@ import urllib.request
 from typing import Any
 
 from ..errors import QueryError
+from ..graph.literals import python_value
 
 #: Seconds a user's query may run.
 DEFAULT_TIMEOUT = 10.0
@@ -90,7 +91,6 @@ def run_user_query(location: str, text: str, *, endpoint: bool = False,
 def _local(location: str, text: str) -> dict[str, Any]:
     from pyoxigraph import QueryBoolean, QuerySolutions
 
-    from ..query.library import python_value
     from ..storage.store import open_for_reading
 
     try:
@@ -122,8 +122,6 @@ def _endpoint(url: str, text: str) -> dict[str, Any]:
     """SELECT and ASK as SPARQL JSON results; CONSTRUCT and DESCRIBE as N-Triples."""
     from pyoxigraph import RdfFormat, parse
 
-    from ..query.library import python_value
-
     graph = check(text) in ("CONSTRUCT", "DESCRIBE")
     accept = "application/n-triples" if graph else "application/sparql-results+json"
     request = urllib.request.Request(url, data=urllib.parse.urlencode({"query": text}).encode(),
@@ -152,8 +150,6 @@ def _json_term(term: dict[str, str] | None) -> Any:
     if term is None:
         return None
     from pyoxigraph import Literal, NamedNode
-
-    from ..query.library import python_value
 
     if term.get("type") == "literal" and "datatype" in term:
         return python_value(Literal(term["value"], datatype=NamedNode(term["datatype"])))

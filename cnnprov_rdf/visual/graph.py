@@ -28,6 +28,8 @@ STYLE: dict[str, dict[str, str]] = {
 #: Classes whose nodes are collapsed into one node each unless asked otherwise.
 EPOCH_CLASS = "EpochResult"
 SETTING_CLASS = "HyperparameterSetting"
+#: Repeated saves of one model file (a checkpoint each epoch) are drawn as one node per file path.
+FILE_CLASS = "ModelFile"
 
 _LONG_NUMBER = re.compile(r"-?\d+\.\d{5,}(?:e-?\d+)?")
 
@@ -70,7 +72,9 @@ def run_graph_dot(
     nodes: dict[str, _Node] = {}
     edges: dict[tuple[str, str, str], None] = {}
 
-    def key_of(iri: str, cls: str) -> str:
+    def key_of(iri: str, cls: str, label: str) -> str:
+        if cls == FILE_CLASS:
+            return f"file:{label}"
         if cls == EPOCH_CLASS and not all_epochs:
             return "collapsed:epochs"
         if cls == SETTING_CLASS and not all_hyperparameters:
@@ -81,7 +85,7 @@ def run_graph_dot(
         ends = []
         for side in ("subject", "object"):
             iri, cls = row[side], row[f"{side}_class"]
-            key = key_of(iri, cls)
+            key = key_of(iri, cls, row[f"{side}_label"] or iri)
             node = nodes.setdefault(key, _Node(row[f"{side}_kind"], cls, _short_numbers(row[f"{side}_label"] or "")))
             if iri not in node.members:
                 node.members.append(iri)
@@ -108,6 +112,8 @@ def run_graph_dot(
             label = "Hyperparameters\\l" + "".join(f"{s}\\l" for s in dict.fromkeys(settings))
         else:
             label = _words(node.cls) + (f"\n{node.label}" if node.label else "")
+            if node.cls == FILE_CLASS and len(node.members) > 1:
+                label += f"\n({len(node.members)} saves)"
         tooltip = node.members[0] if len(node.members) == 1 else f"{len(node.members)} nodes"
         dot.node(ids[key], label, tooltip=tooltip, **STYLE.get(node.kind, {}))
     for tail, head, relation in edges:
@@ -124,10 +130,21 @@ def render(dot: str, path: str | os.PathLike[str]) -> Path:
         return path
     if suffix not in ("svg", "png", "pdf"):
         raise RenderError(f"cannot render a graph as {path.name}: use .svg, .png, .pdf or .dot")
+    path.write_bytes(_pipe(dot, suffix))
+    return path
+
+
+def _pipe(dot: str, fmt: str) -> bytes:
+    """DOT drawn by Graphviz's `dot` program; its absence is one RenderError saying what to install."""
     import graphviz
 
-    path.write_bytes(graphviz.Source(dot).pipe(format=suffix))
-    return path
+    try:
+        return bytes(graphviz.Source(dot).pipe(format=fmt))
+    except graphviz.ExecutableNotFound:
+        raise RenderError(
+            "Graphviz's `dot` program was not found: install Graphviz (apt install graphviz, brew install "
+            "graphviz, conda install graphviz) or write the diagram as .dot"
+        ) from None
 
 
 def run_graph_svg(store: Store | str | os.PathLike[str], run: str = "latest", all_epochs: bool = False) -> str:
@@ -137,7 +154,5 @@ def run_graph_svg(store: Store | str | os.PathLike[str], run: str = "latest", al
 
 def dot_to_svg(dot: str) -> str:
     """DOT source drawn as SVG text without the XML prolog and doctype."""
-    import graphviz
-
-    svg = graphviz.Source(dot).pipe(format="svg").decode("utf-8")
+    svg = _pipe(dot, "svg").decode("utf-8")
     return svg[svg.index("<svg"):]

@@ -1,0 +1,200 @@
+"""Python steps after a canned query's SPARQL (a `# shape: NAME` header line): pivots and groupings whose
+columns depend on the parameters (one column per sampled hyperparameter, per grouping name, per run).
+
+Each step has `prepare(store, params)`, which may rewrite the parameters before they are bound (as RDF terms,
+like every parameter), and `shape(rows, params, bindings)`, which turns the query's rows (every projected
+variable) into the result's columns and rows. The SPARQL does the selecting; these only rearrange one result.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pyoxigraph import Variable
+
+from ..errors import QueryError, RunNotFoundError, RunParameterError
+from ..graph.metrics import COMPARE_FIELDS
+from .runs import resolve_run
+
+Rows = list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Shaper:
+    prepare: Callable[[Any, dict[str, Any]], dict[str, Any]]
+    shape: Callable[[Rows, dict[str, Any], Mapping[Variable, Any]], tuple[list[str], Rows]]
+
+
+def _keep(store: Any, params: dict[str, Any]) -> dict[str, Any]:
+    return params
+
+
+def _order_key(value: Any) -> tuple[int, Any]:
+    """SPARQL's ORDER BY for plain values: unbound first, then numbers, then text."""
+    if value is None:
+        return (0, 0)
+    if isinstance(value, bool | int | float):
+        return (1, float(value))
+    return (2, str(value))
+
+
+def _natural(text: str) -> tuple[int, Any]:
+    return (0, int(text)) if text.isdigit() else (1, text)
+
+
+# --- compare-runs -----------------------------------------------------------------------------------------
+
+
+def _compare_prepare(store: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """`runs` compares any number of runs (a column group each); without it, `a` against `b` as `runs`."""
+    runs = params.get("runs")
+    if runs is None or runs == "all":
+        pair = [params.get("a", "latest"), params.get("b", "previous")]
+        params["_pair"] = True
+    else:
+        pair = [r.strip() for r in runs.split(",")] if isinstance(runs, str) else list(runs)
+        if params.get("a") not in (None, "all") or params.get("b") not in (None, "all"):
+            raise QueryError("compare-runs takes either runs or a and b, not both")
+        params["_pair"] = False
+    resolved = []
+    for reference in pair:
+        try:
+            resolved.append(resolve_run(store, None if reference is None else str(reference))[0])
+        except RunNotFoundError as error:
+            raise RunParameterError(str(error)) from None
+    params["_runs"] = [run.value for run in resolved]
+    return {"a": "all", "b": "all", "runs": resolved, **{k: v for k, v in params.items() if k.startswith("_")}}
+
+
+def _compare_shape(rows: Rows, params: dict[str, Any], bindings: Mapping[Variable, Any]) -> tuple[list[str], Rows]:
+    runs: list[str] = params["_runs"]
+    by_run: dict[str, dict[int, dict[str, Any]]] = {}
+    names: dict[str, tuple[str, str | None]] = {}
+    for row in rows:
+        by_run.setdefault(row["runs"], {})[row["epoch"]] = row
+        names[row["runs"]] = (row["run_id"], row["run_name"])
+    epochs = sorted({epoch for run in runs for epoch in by_run.get(run, {})})
+    if params["_pair"]:
+        columns = ["epoch", *(f"{field}_{side}" for field in COMPARE_FIELDS for side in "ab")]
+        out = []
+        for epoch in epochs:
+            row = {"epoch": epoch}
+            for side, run in zip("ab", runs, strict=True):
+                values = by_run.get(run, {}).get(epoch, {})
+                row.update({f"{field}_{side}": values.get(field) for field in COMPARE_FIELDS})
+            out.append({column: row[column] for column in columns})
+        return columns, out
+    labels = _labels(runs, names)
+    columns = ["epoch", *(f"{label}.{field}" for label in labels for field in COMPARE_FIELDS)]
+    out = []
+    for epoch in epochs:
+        row = {"epoch": epoch}
+        for label, run in zip(labels, runs, strict=True):
+            values = by_run.get(run, {}).get(epoch, {})
+            row.update({f"{label}.{field}": values.get(field) for field in COMPARE_FIELDS})
+        out.append(row)
+    return columns, out
+
+
+def _labels(runs: list[str], names: dict[str, tuple[str, str | None]]) -> list[str]:
+    """Each compared run's column prefix: its name where that is unique among them, else its id's first 8
+    characters (a run given twice gets `#2`)."""
+    given = [names.get(run, (run.rsplit("/", 1)[-1], None)) for run in runs]
+    counts: dict[str | None, int] = {}
+    for _run_id, name in dict(zip(runs, given, strict=True)).values():
+        counts[name] = counts.get(name, 0) + 1
+    labels: list[str] = []
+    for run_id, name in given:
+        base = name if name and counts[name] == 1 else run_id[:8]
+        label, n = base, 1
+        while label in labels:
+            n += 1
+            label = f"{base}#{n}"
+        labels.append(label)
+    return labels
+
+
+# --- config-ranking ---------------------------------------------------------------------------------------
+
+
+def _ranking_shape(rows: Rows, params: dict[str, Any], bindings: Mapping[Variable, Any]) -> tuple[list[str], Rows]:
+    """Group the finished runs by their values of the `by` hyperparameters: runs, mean and best score."""
+    names = [term.value for term in bindings.get(Variable("by"), ())]
+    runs: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        run = runs.setdefault(row["run"], {"metric": row["metric"], "score": row["score"], "values": {}})
+        if row["by"] is not None and row["value"] is not None:
+            run["values"][row["by"]] = row["value"]
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for run_iri, found in runs.items():
+        key = (found["metric"], *(found["values"].get(name) for name in names))
+        group = groups.setdefault(key, {"runs": set(), "scores": []})
+        group["runs"].add(run_iri)
+        group["scores"].append(float(found["score"]))
+    columns = ["rank_by", *names, "runs", "mean_score", "best_score"]
+    out = []
+    for key, group in groups.items():
+        ranked: dict[str, Any] = {"rank_by": key[0], **dict(zip(names, key[1:], strict=True))}
+        ranked |= {"runs": len(group["runs"]), "mean_score": statistics.fmean(group["scores"]),
+                   "best_score": max(group["scores"])}
+        out.append(ranked)
+    out.sort(key=lambda r: (-r["mean_score"], -r["best_score"], *(_order_key(r[name]) for name in names)))
+    return columns, out
+
+
+# --- search-trials ----------------------------------------------------------------------------------------
+
+#: The fixed columns of `search-trials`; the sampled hyperparameters go between `run_id` and `objective`.
+TRIAL_COLUMNS = ("trial_id", "run_id", "objective", "status")
+
+
+def _trials_shape(rows: Rows, params: dict[str, Any], bindings: Mapping[Variable, Any]) -> tuple[list[str], Rows]:
+    """One row per trial run with a column per sampled hyperparameter; best objective value first (by the
+    search's direction), trials without one after, by trial id."""
+    trials: dict[str, dict[str, Any]] = {}
+    sampled: set[str] = set()
+    direction = "maximize"
+    for row in rows:
+        direction = row["direction"] or direction
+        trial = trials.setdefault(row["run_id"], {
+            "trial_id": row["trial_id"], "run_id": row["run_id"], "objective": row["objective"],
+            "status": row["status"], "_values": {},
+        })
+        if row["name"] is not None:
+            sampled.add(row["name"])
+            trial["_values"][row["name"]] = row["value"]
+    names = sorted(sampled)
+    value_columns = [name if name not in TRIAL_COLUMNS else f"hp.{name}" for name in names]
+    columns = ["trial_id", "run_id", *value_columns, "objective", "status"]
+    sign = -1.0 if direction == "maximize" else 1.0
+
+    def key(trial: dict[str, Any]) -> tuple[Any, ...]:
+        value = trial["objective"]
+        missing = value is None or (isinstance(value, float) and math.isnan(value))
+        return (missing, 0.0 if missing else sign * float(value), _natural(trial["trial_id"]), trial["run_id"])
+
+    out = []
+    for trial in sorted(trials.values(), key=key):
+        values = trial.pop("_values")
+        out.append({"trial_id": trial["trial_id"], "run_id": trial["run_id"],
+                    **{column: values.get(name) for column, name in zip(value_columns, names, strict=True)},
+                    "objective": trial["objective"], "status": trial["status"]})
+    return columns, out
+
+
+SHAPERS: dict[str, Shaper] = {
+    "compare-runs": Shaper(_compare_prepare, _compare_shape),
+    "config-ranking": Shaper(_keep, _ranking_shape),
+    "search-trials": Shaper(_keep, _trials_shape),
+}
+
+
+def shaper_for(query: Any) -> Shaper:
+    try:
+        return SHAPERS[query.shape]
+    except KeyError:
+        raise QueryError(f"{query.path}: unknown shape {query.shape!r} (known: {', '.join(SHAPERS)})") from None
