@@ -2,7 +2,8 @@
 
 Export goes through the `prov` package's PROV-O reader: the runs' triples are read into a `ProvDocument`, which
 writes PROV-N or PROV-JSON. Import accepts every RDF syntax pyoxigraph parses plus PROV-JSON and PROV-N (read by
-`prov`, turned into PROV-O), and puts each document into a named graph of its own, in a single transaction.
+`prov`, turned into PROV-O), and puts each document into a named graph of its own: bounded by `limits`, parsed as
+a stream and written in chunks by `streaming` (a failed import removes its graph again).
 """
 
 from __future__ import annotations
@@ -11,27 +12,20 @@ import json
 import os
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyoxigraph import (
-    BlankNode,
-    CanonicalizationAlgorithm,
-    Dataset,
-    NamedNode,
-    Quad,
-    RdfFormat,
-    Store,
-    parse,
-)
+from pyoxigraph import NamedNode, Quad, RdfFormat, Store, Triple, parse
 
-from ..errors import InterchangeError, ProvImportError
-from ..graph.iris import DEFAULT_BASE, default_import_graph
+from ..errors import ImportLimitError, InterchangeError, ProvImportError
+from ..graph.iris import DEFAULT_BASE, import_graph_for_hash
 from ..graph.vocabulary import PREFIXES, PROV_NS
 from ..query.runs import run_quads
 from ..storage.store import open_for_writing
 from .export import FORMATS, run_graphs
+from .limits import Deadline, ImportLimits, check_content, check_size, deadline
+from .streaming import content_hash, parsed_file, relabelled, write_new_graph
 
 #: Formats `export_prov` writes: name → the `prov` serializer's format name.
 PROV_EXPORT_FORMATS = {"provn": "provn", "provjson": "json"}
@@ -132,16 +126,7 @@ def _rdf_error(file: str | os.PathLike[str], fmt: str, error: SyntaxError) -> Pr
     return ProvImportError(f"{where}: malformed {fmt}: {error.msg or error}")
 
 
-def _parse_rdf(content: bytes, file: str | os.PathLike[str], fmt: str, base_iri: str) -> list:  # type: ignore[type-arg]
-    try:
-        return [item.triple for item in parse(content, format=RDF_IMPORT_FORMATS[fmt], base_iri=base_iri)]
-    except SyntaxError as error:
-        raise _rdf_error(file, fmt, error) from error
-    except ValueError as error:  # e.g. invalid IRIs found while building terms
-        raise ProvImportError(f"{file}: malformed {fmt}: {error}") from error
-
-
-def _parse_prov(content: bytes, file: str | os.PathLike[str], fmt: str) -> list:  # type: ignore[type-arg]
+def _parse_prov(content: bytes, file: str | os.PathLike[str], fmt: str, max_depth: int) -> list:  # type: ignore[type-arg]
     from prov.model import ProvDocument
 
     try:
@@ -151,6 +136,9 @@ def _parse_prov(content: bytes, file: str | os.PathLike[str], fmt: str) -> list:
     if fmt == "provjson":
         try:
             data = json.loads(text)
+        except RecursionError:
+            raise ImportLimitError(f"{file}: nested too deep for the JSON reader (the limit set with --max-depth, "
+                                   f"{max_depth}, is past what it can read)") from None
         except json.JSONDecodeError as error:
             raise ProvImportError(
                 f"{file}, line {error.lineno} column {error.colno}: malformed JSON: {error.msg}"
@@ -162,6 +150,8 @@ def _parse_prov(content: bytes, file: str | os.PathLike[str], fmt: str) -> list:
             warnings.simplefilter("ignore")
             document = ProvDocument.deserialize(content=text, format=PROV_IMPORT_FORMATS[fmt])
             nquads = document.serialize(format="rdf", rdf_format="nquads")
+    except RecursionError:
+        raise ImportLimitError(f"{file}: nested too deep for the PROV reader (lower --max-depth)") from None
     except Exception as error:  # prov raises many kinds (ProvNSyntaxError, ProvJSONException, ProvException...)
         message = str(error) or type(error).__name__
         match = _POSITION.search(message)
@@ -207,20 +197,22 @@ def _shortcuts(triples: list) -> list:  # type: ignore[type-arg]
 
 
 def read_document(
-    content: bytes, file: str | os.PathLike[str], fmt: str, graph: NamedNode
-) -> list[Quad]:
-    """Every statement of a document, as quads in `graph`; blank nodes canonically labelled, so the same
-    document always gives the same quads."""
+    file: str | os.PathLike[str], fmt: str, graph: NamedNode, seed: str, limits: ImportLimits, clock: Deadline
+) -> Iterator[Quad]:
+    """Every statement of a document, as quads in `graph`, streamed; blank nodes labelled from `seed` (the
+    content hash) in order of appearance, so the same document always gives the same quads."""
+    check_content(file, fmt, limits, clock)
     if fmt in RDF_IMPORT_FORMATS:
-        triples = _parse_rdf(content, file, fmt, base_iri=graph.value)
+        statements: Iterable[Triple | Quad] = parsed_file(file, RDF_IMPORT_FORMATS[fmt], base_iri=graph.value)
     else:
-        triples = _parse_prov(content, file, fmt)
-    quads = [Quad(t.subject, t.predicate, t.object, graph) for t in triples]
-    if any(isinstance(term, BlankNode) for quad in quads for term in (quad.subject, quad.object)):
-        dataset = Dataset(quads)
-        dataset.canonicalize(CanonicalizationAlgorithm.RDFC_1_0)
-        quads = list(dataset)
-    return list(dict.fromkeys(quads))
+        statements = _parse_prov(Path(file).read_bytes(), file, fmt, limits.max_depth)
+    return relabelled(statements, graph, seed, clock)
+
+
+def _syntax_error(file: str | os.PathLike[str], fmt: str, error: Exception) -> ProvImportError:
+    if isinstance(error, SyntaxError):
+        return _rdf_error(file, fmt, error)
+    return ProvImportError(f"{file}: malformed {fmt}: {error}")  # e.g. invalid IRIs found while building terms
 
 
 def import_file(
@@ -228,16 +220,20 @@ def import_file(
     file: str | os.PathLike[str],
     graph: str | None = None,
     fmt: str | None = None,
+    limits: ImportLimits = ImportLimits(),  # noqa: B008  # frozen, so one shared default is safe
 ) -> ImportResult:
-    """Import a provenance document into its own named graph of the store at `store_path`, atomically.
+    """Import a provenance document into its own named graph of the store at `store_path`.
 
     The format comes from `fmt` or the file extension (see `IMPORT_FORMATS`, `EXTENSION_FORMATS`). The graph is
     `graph` or one named after the file's content hash, so importing the same document twice adds nothing.
-    Any error (unreadable file, malformed content) raises `ProvImportError` before the store is touched.
+    `limits` bound the file's size, its nesting depth and the time taken (`ImportLimitError` names the one
+    passed). The document is parsed as a stream and written in chunks; any error (unreadable file, malformed
+    or hostile content, a limit) raises `ProvImportError` and leaves the store as it was.
     """
     fmt = import_format(file, fmt)
     try:
-        content = Path(file).read_bytes()
+        check_size(file, limits)
+        digest = content_hash(file)
     except OSError as error:
         raise ProvImportError(f"{file}: cannot read the file: {error.strerror or error}") from error
     if graph is not None:
@@ -246,15 +242,48 @@ def import_file(
         except ValueError as error:
             raise ProvImportError(f"{file}: {graph!r} is not a valid graph IRI: {error}") from error
     else:
-        target = default_import_graph(content)
-    quads = read_document(content, file, fmt, target)
-    store = open_for_writing(store_path)
+        target = import_graph_for_hash(digest)
+    with deadline(file, limits.timeout) as clock:
+        def document() -> Iterator[Quad]:
+            return _checked(file, fmt, read_document(file, fmt, target, digest[:16], limits, clock))
+
+        # a first pass parses the whole document, storing nothing: malformed input fails before the store opens
+        if graph is not None:  # an explicit graph may hold quads already: keep the document to compare
+            quads: Iterator[Quad] = iter(list(document()))
+        else:
+            for _ in document():
+                pass
+            quads = document()
+        failure = None
+        store = open_for_writing(store_path)
+        try:
+            return _store(store, target, fmt, quads, explicit=graph is not None)
+        except ProvImportError as error:  # e.g. the deadline, while writing (the new graph was removed again)
+            failure = str(error)
+        finally:
+            del store  # closed before the error leaves: no frame of its traceback keeps the store open
+        raise ImportLimitError(failure) if "limit" in failure else ProvImportError(failure)
+
+
+def _checked(file: str | os.PathLike[str], fmt: str, quads: Iterator[Quad]) -> Iterator[Quad]:
+    """`quads`, with parser errors turned into `ProvImportError`s that name the file (and line)."""
     try:
-        existed = store.contains_named_graph(target)
-        new = [quad for quad in quads if quad not in store] if existed else quads
-        if new:
-            store.extend(new)
-            store.flush()
-        return ImportResult(target.value, len(new), fmt, already_present=existed and not new)
-    finally:
-        del store
+        yield from quads
+    except ProvImportError:
+        raise
+    except (SyntaxError, ValueError) as error:
+        raise _syntax_error(file, fmt, error) from None
+    except OSError as error:
+        raise ProvImportError(f"{file}: cannot read the file: {error.strerror or error}") from None
+
+
+def _store(store: Store, target: NamedNode, fmt: str, quads: Iterator[Quad], *, explicit: bool) -> ImportResult:
+    if not store.contains_named_graph(target):
+        return ImportResult(target.value, write_new_graph(store, target, quads), fmt, already_present=False)
+    if not explicit:  # the graph named after this content: the same document was imported before
+        return ImportResult(target.value, 0, fmt, already_present=True)
+    new = list(dict.fromkeys(quad for quad in quads if quad not in store))
+    if new:
+        store.extend(new)
+        store.flush()
+    return ImportResult(target.value, len(new), fmt, already_present=not new)
