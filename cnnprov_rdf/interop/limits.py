@@ -135,7 +135,7 @@ def nesting_depth(
 ) -> int:
     """The deepest bracket nesting of `data`; `ImportLimitError` as soon as it passes `max_depth`."""
     depth = deepest = 0
-    for count, match in enumerate(pattern.finditer(data)):  # type: ignore[arg-type]  # re reads an mmap
+    for count, match in enumerate(pattern.finditer(data)):  # re reads an mmap as well
         token = match.group()
         if len(token) == 1:
             if token[0] in _OPENING:

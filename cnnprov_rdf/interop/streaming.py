@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from pyoxigraph import BlankNode, NamedNode, Quad, RdfFormat, Store, Triple, parse
 
@@ -37,7 +38,7 @@ class BlankNodeLabels:
         self.seed = seed
         self.labels: dict[str, BlankNode] = {}
 
-    def term(self, term):  # type: ignore[no-untyped-def]
+    def term(self, term: Any) -> Any:
         if not isinstance(term, BlankNode):
             return term
         label = self.labels.get(term.value)
@@ -77,7 +78,7 @@ def chunks(quads: Iterable[Quad], size: int = CHUNK) -> Iterator[list[Quad]]:
 def graph_size(store: Store, graph: NamedNode) -> int:
     # `graph` is a NamedNode (a validated IRI), written in its N-Triples form
     result = store.query(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH {graph} {{ ?s ?p ?o }} }}")
-    return int(next(iter(result))[0].value)  # type: ignore[index, union-attr, arg-type]
+    return int(next(iter(result))[0].value)  # type: ignore[arg-type]
 
 
 def write_new_graph(store: Store, graph: NamedNode, quads: Iterable[Quad]) -> int:

@@ -39,7 +39,7 @@ from pyoxigraph import DefaultGraph, Quad
 
 from ..errors import EndpointError
 from . import spool
-from .destination import Endpoint, is_endpoint_url
+from .destination import TOKEN_ENV, Endpoint, is_endpoint_url
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +82,11 @@ def insert_data(quads: Sequence[Quad]) -> str:
 
 def send_update(url: str, quads: Sequence[Quad], timeout: float) -> None:
     """POST one INSERT DATA to the update endpoint; raises `EndpointError` on any failure."""
-    request = urllib.request.Request(
-        update_url(url), data=insert_data(quads).encode("utf-8"), method="POST",
-        headers={"Content-Type": "application/sparql-update; charset=utf-8"},
-    )
+    headers = {"Content-Type": "application/sparql-update; charset=utf-8"}
+    if os.environ.get(TOKEN_ENV):  # the write token a `cnnprov serve --read-write` printed
+        headers["Authorization"] = f"Bearer {os.environ[TOKEN_ENV]}"
+    request = urllib.request.Request(update_url(url), data=insert_data(quads).encode("utf-8"), method="POST",
+                                     headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             response.read()
