@@ -62,6 +62,7 @@ class Backend:
     def __init__(self, store: Path, *, read_write: bool, timeout: float, refresh: float = 1.0) -> None:
         self.store, self.read_write, self.timeout, self.refresh = store, read_write, timeout, refresh
         self.lock = threading.Lock()
+        self.in_flight: dict[int, int] = {}  # queries running, by id() of their server
         self.signature = store_signature(store)
         self.server = self._start()
         self.checked = time.monotonic()
@@ -69,18 +70,25 @@ class Backend:
     def _start(self) -> ServerProcess:
         return start_server(self.store, read_write=self.read_write, timeout_s=self.timeout)
 
-    def current(self, force: bool = False) -> ServerProcess:
-        """The server to ask now (a fresh one if the store changed since the last one started)."""
-        if self.read_write:
-            return self.server
+    def acquire(self, force: bool = False) -> ServerProcess:
+        """The server to ask now (a fresh one if the store changed since the last one started); `release` it
+        when its answer is read."""
         with self.lock:
             now = time.monotonic()
-            if force or now - self.checked >= self.refresh:
+            if not self.read_write and (force or now - self.checked >= self.refresh):
                 self.checked = now
                 signature = store_signature(self.store)
                 if force or signature != self.signature:
                     self._replace(signature)
+            self.in_flight[id(self.server)] = self.in_flight.get(id(self.server), 0) + 1
             return self.server
+
+    def release(self, server: ServerProcess) -> None:
+        with self.lock:
+            left = self.in_flight[id(server)] = self.in_flight.get(id(server), 1) - 1
+            if left <= 0 and server is not self.server:
+                del self.in_flight[id(server)]
+                threading.Thread(target=server.stop, daemon=True).start()  # replaced, and now idle
 
     def _replace(self, signature: tuple[tuple[str, int, int], ...]) -> None:
         try:
@@ -88,9 +96,9 @@ class Backend:
         except ServerError:  # the store was mid-change: keep the old snapshot, try again at the next check
             return
         old, self.server, self.signature = self.server, fresh, signature
-        timer = threading.Timer(self.timeout + 5, old.stop)  # its queries in flight end first
-        timer.daemon = True
-        timer.start()
+        if not self.in_flight.get(id(old)):
+            self.in_flight.pop(id(old), None)
+            threading.Thread(target=old.stop, daemon=True).start()
 
     def abandon(self, server: ServerProcess) -> None:
         """Kill `server` (a query on it ran past the timeout) and put a fresh one in its place."""
@@ -260,8 +268,11 @@ class Handler(BaseHTTPRequestHandler):
         backend = self.server.backend
         for attempt in range(2):
             started = time.monotonic()
-            target = backend.current(force=attempt > 0)
-            status, headers, data = self._ask(target, method, path, body, params, kind)
+            target = backend.acquire(force=attempt > 0)
+            try:
+                status, headers, data = self._ask(target, method, path, body, params, kind)
+            finally:
+                backend.release(target)
             elapsed = time.monotonic() - started
             if (status == 0 or status >= 500) and elapsed >= self.server.query_timeout:
                 self._error(503, f"the query ran past this server's limit of {self.server.query_timeout:g} s "
@@ -298,7 +309,7 @@ class Handler(BaseHTTPRequestHandler):
                     break
                 size += len(part)
                 if size > MAX_ANSWER:
-                    return 0, {}, f"an answer over {MAX_ANSWER} bytes (use LIMIT)".encode()
+                    return 507, {}, f"an answer over {MAX_ANSWER} bytes is refused (use LIMIT)\n".encode()
                 parts.append(part)
             kept = {k: v for k, v in response.getheaders() if k == "Content-Type"}
             return response.status, kept, b"".join(parts)
