@@ -16,8 +16,8 @@ import pytest
 from cnnprov_rdf.capture.keras_patch import MODEL_PATCH, PATCHED
 from cnnprov_rdf.capture.tracker import Tracker
 from cnnprov_rdf.errors import ConfigurationError
+from cnnprov_rdf.graph.literals import python_value
 from cnnprov_rdf.keras import ProvenanceCallback
-from cnnprov_rdf.query.library import python_value
 from cnnprov_rdf.storage.store import open_for_reading
 
 PREFIXES = "PREFIX prov: <http://www.w3.org/ns/prov#>\nPREFIX cnn: <https://w3id.org/cnnprov/ontology#>\n" \

@@ -25,12 +25,12 @@ def test_capture_imports_no_rdf_library():
             assert module.split(".")[0] not in ("pyoxigraph", "rdflib"), f"{path.name} imports {module}"
 
 
-def test_capture_takes_only_iri_rules_from_the_graph_layer_and_run_iris_in_one_place():
+def test_capture_takes_only_iri_rules_and_the_metric_table_from_the_graph_layer_and_run_iris_in_one_place():
     users = []
     for path in sorted(CAPTURE.glob("*.py")):
         for module, names in imports(path):
             if module.startswith("..graph"):
-                assert module in ("..graph.mapping", "..graph.vocabulary", "..graph.iris"), (path.name, module)
+                assert module in ("..graph.iris", "..graph.metrics", "..graph.vocabulary"), (path.name, module)
             if "RunIris" in names:
                 users.append(path.name)
     assert users == ["run.py"]

@@ -9,7 +9,7 @@ import pytest
 from cnnprov_rdf.capture.registry import TRACKERS, TrackerRegistry
 from cnnprov_rdf.capture.tracker import Tracker
 from cnnprov_rdf.errors import ConfigurationError
-from cnnprov_rdf.storage.destination import Endpoint, StoreLocation
+from cnnprov_rdf.storage.destination import Endpoint, StoreLocation, parse_destination
 
 
 def test_the_same_store_by_relative_or_absolute_path_gets_the_same_tracker(tmp_path, monkeypatch):
@@ -67,14 +67,14 @@ def test_different_bases_are_different_trackers_but_one_store_still_has_one_writ
 
 
 def test_tracker_shared_and_release_use_the_process_registry(tmp_path):
-    tracker = Tracker.shared(tmp_path / "store")
+    tracker = TRACKERS.acquire(parse_destination(tmp_path / "store"))
     try:
         assert TRACKERS.find(StoreLocation(tmp_path / "store")) is tracker
-        assert Tracker.shared(str(tmp_path / "store")) is tracker
-        tracker.release()
+        assert TRACKERS.acquire(parse_destination(str(tmp_path / "store"))) is tracker
+        TRACKERS.release(tracker)
         assert not tracker.closed
     finally:
-        tracker.release()
+        TRACKERS.release(tracker)
     assert tracker.closed and TRACKERS.find(StoreLocation(tmp_path / "store")) is None
     assert "TRACKERS" in repr(TRACKERS)
 

@@ -40,7 +40,7 @@ from typing import Any
 
 import keras  # type: ignore[import-untyped]
 
-from ..storage.destination import Destination
+from ..storage.destination import Destination, destination_from
 from .environment import now
 from .events import HyperparameterValue
 from .keras_model import (
@@ -54,6 +54,7 @@ from .keras_model import (
     train_example_count,
 )
 from .keras_patch import MODEL_PATCH, CallObserver, KerasCall
+from .registry import TRACKERS
 from .run import Run
 from .schedules import StepDecay
 from .tracker import Tracker
@@ -125,7 +126,7 @@ class ProvenanceCallback(keras.callbacks.Callback, CallObserver):
             self.on_train_batch_end = types.MethodType(  # type: ignore[method-assign]
                 type(self)._record_batch, weakref.proxy(self))
         self._owns_tracker = tracker is None
-        self.tracker = tracker if tracker is not None else Tracker.shared(store, endpoint=endpoint)
+        self.tracker = tracker if tracker is not None else TRACKERS.acquire(destination_from(store, endpoint))
         self.run_name = run_name
         self.user_hyperparameters = dict(hyperparameters or {})
         self.dataset = dict(dataset or {})
@@ -313,7 +314,7 @@ class ProvenanceCallback(keras.callbacks.Callback, CallObserver):
         self._disarm()
         if self._owns_tracker and not self._released:
             self._released = True
-            self.tracker.release()
+            TRACKERS.release(self.tracker)
         else:
             self.tracker.flush()
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..graph.vocabulary import DEFAULT_BASE
 from ..storage.destination import Destination, Endpoint, StoreLocation, destination_from
+from ..storage.endpoint import EndpointSink
 from ..storage.store import open_for_writing
 from ..storage.writer import AsyncWriter, StoreSink
 from .environment import file_digest, local_agents, now
@@ -49,8 +50,6 @@ class Tracker:
         #: The store's directory, for an embedded store; else None.
         self.store_path: Path | None = None
         if isinstance(self.destination, Endpoint):
-            from ..storage.endpoint import EndpointSink
-
             self.endpoint = self.destination.update_url
             self.writer = AsyncWriter(EndpointSink(self.endpoint), base=base, max_pending=max_pending, linger=linger)
             return
@@ -59,26 +58,6 @@ class Tracker:
         sink = StoreSink(open_for_writing(path), path)
         spool = path.with_name(path.name + ".unwritten.nq")
         self.writer = AsyncWriter(sink, base=base, spool_path=spool, max_pending=max_pending, linger=linger)
-
-    @classmethod
-    def shared(
-        cls,
-        store: str | os.PathLike[str] | Destination | None = None,
-        *,
-        base: str = DEFAULT_BASE,
-        endpoint: str | None = None,
-    ) -> Tracker:
-        """The tracker of this process for `store` (or `endpoint`), from `registry.TRACKERS`: a store has one
-        writer per process, so several callbacks (a grid search in one script) share it. Pair with `release()`."""
-        from .registry import TRACKERS
-
-        return TRACKERS.acquire(destination_from(store, endpoint), base)
-
-    def release(self) -> None:
-        """Give back a `shared()` tracker: flush, and close it when its last user releases it."""
-        from .registry import TRACKERS
-
-        TRACKERS.release(self)
 
     def start_run(
         self,

@@ -12,6 +12,7 @@ from pyoxigraph import NamedNode, Quad, RdfFormat, Store, Triple, serialize
 from ..errors import ExportError
 from ..graph.vocabulary import PREFIXES
 from ..query.runs import run_quads, select_runs
+from ..storage.store import readable_store
 
 #: Format names accepted by `cnnprov export --format`.
 FORMATS: dict[str, RdfFormat] = {
@@ -33,15 +34,17 @@ def run_graphs(store: Store, runs: Sequence[str] | None) -> list[NamedNode]:
 
 
 def export(
-    store: Store,
+    store: Store | str | os.PathLike[str],
     format: str = "turtle",
     runs: Sequence[str] | None = None,
     output: str | os.PathLike[str] | BinaryIO | None = None,
 ) -> bytes | None:
     """Serialize runs: triple formats merge the runs' graphs, quad formats keep one graph per run.
 
-    Returns the bytes when `output` is None, otherwise writes to the path or binary file given.
+    `store` is an open Store or an embedded store's path (opened read-only). Returns the bytes when `output`
+    is None, otherwise writes to the path or binary file given.
     """
+    store = readable_store(store, "export")
     if format not in FORMATS:
         raise ExportError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
     rdf_format = FORMATS[format]

@@ -18,10 +18,10 @@ from typing import TypeVar
 
 from pyoxigraph import Quad, RdfFormat, Store, parse
 
-from ..errors import StoreError, StoreLockedError, StoreNotFoundError
+from ..errors import ConfigurationError, StoreError, StoreLockedError, StoreNotFoundError
 from ..graph.iris import ONTOLOGY_GRAPH
 from ..resources import ontology_file
-from .destination import STORE_ENV
+from .destination import STORE_ENV, Destination, Endpoint, parse_destination
 
 T = TypeVar("T")
 
@@ -128,3 +128,18 @@ def compact(path: str | os.PathLike[str]) -> tuple[int, int]:
     store.flush()
     del store
     return before, store_size(path)
+
+
+def readable_store(store: Store | Destination | str | os.PathLike[str], needed_by: str = "this") -> Store:
+    """A pyoxigraph Store as given, or a read-only snapshot of the embedded store a destination names.
+
+    For the operations that read quads directly (export, diagrams, reports), not through SPARQL: an
+    endpoint is a `ConfigurationError` saying so."""
+    if isinstance(store, Store):
+        return store
+    destination = parse_destination(store)
+    if isinstance(destination, Endpoint):
+        raise ConfigurationError(
+            f"{needed_by} reads an embedded store, and {destination.url} is a SPARQL endpoint; "
+            "export it on the machine that holds the store, or use `cnnprov query --endpoint`")
+    return open_for_reading(destination.path)
