@@ -11,10 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
-from pyoxigraph import Store
+from pyoxigraph import Literal, NamedNode, Quad, Store
 
 from cnnprov_rdf.interop.interchange import import_file
 from cnnprov_rdf.interop.limits import ImportLimits
+from cnnprov_rdf.interop.streaming import CHUNK, remove_graph_in_chunks, write_new_graph
+from cnnprov_rdf.storage.store import open_for_writing
 
 REPO = Path(__file__).resolve().parents[1]
 MEMORY_CAP = 3 << 30  # address space, not resident memory: pyoxigraph and RocksDB reserve some up front
@@ -115,6 +117,23 @@ def test_a_valid_streamed_import_keeps_blank_nodes_apart_and_is_idempotent(store
     found = Store.read_only(str(store)).query(
         f"SELECT (COUNT(DISTINCT ?b) AS ?n) WHERE {{ GRAPH <{first.graph}> {{ ?s <http://example.org/p> ?b }} }}")
     assert int(next(iter(found))[0].value) == 120_000
+
+
+def test_an_import_failing_midway_removes_what_it_wrote_in_chunks(store, tmp_path):
+    before = quads(store)
+    graph = NamedNode("http://example.org/graph/partial")
+
+    def failing():
+        for i in range(CHUNK * 2 + 10):
+            yield Quad(NamedNode(f"http://example.org/s{i}"), NamedNode("http://example.org/p"), Literal(i), graph)
+        raise ValueError("the disk is full")
+
+    writable = open_for_writing(store)
+    with pytest.raises(ValueError, match="disk is full"):
+        write_new_graph(writable, graph, failing())
+    remove_graph_in_chunks(writable, graph, size=1000)  # again: a no-op on a graph already gone
+    del writable
+    assert quads(store) == before
 
 
 def test_the_limits_come_from_the_flags(store, tmp_path):

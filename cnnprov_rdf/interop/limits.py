@@ -24,7 +24,7 @@ from ..errors import ImportLimitError
 #: Default limits (`cnnprov import --max-bytes/--max-depth/--timeout` change them).
 DEFAULT_MAX_BYTES = 1 << 30
 DEFAULT_MAX_DEPTH = 64
-DEFAULT_TIMEOUT = 600.0
+DEFAULT_TIMEOUT = 3600.0
 
 
 @dataclass(frozen=True)

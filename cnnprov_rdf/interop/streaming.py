@@ -83,13 +83,24 @@ def graph_size(store: Store, graph: NamedNode) -> int:
 
 def write_new_graph(store: Store, graph: NamedNode, quads: Iterable[Quad]) -> int:
     """Write `quads` (all in `graph`, which the store does not hold yet) chunk by chunk; the quads written.
-    On any error the graph is removed again and the error re-raised."""
+    On any error the graph is removed again (`remove_graph_in_chunks`) and the error re-raised."""
     try:
         for chunk in chunks(quads):
             store.bulk_extend(chunk)
         store.flush()
     except BaseException:
-        store.remove_graph(graph)
-        store.flush()
+        remove_graph_in_chunks(store, graph)
         raise
     return graph_size(store, graph)
+
+
+def remove_graph_in_chunks(store: Store, graph: NamedNode, size: int = CHUNK) -> None:
+    """Empty `graph` one transaction of at most `size` quads at a time: `remove_graph` would hold every
+    deletion of a large graph in memory at once."""
+    # `graph` is a NamedNode (a validated IRI), written in its N-Triples form
+    update = (f"DELETE {{ GRAPH {graph} {{ ?s ?p ?o }} }} WHERE {{ "
+              f"SELECT ?s ?p ?o WHERE {{ GRAPH {graph} {{ ?s ?p ?o }} }} LIMIT {int(size)} }}")
+    while store.query(f"ASK {{ GRAPH {graph} {{ ?s ?p ?o }} }}"):
+        store.update(update)
+    store.remove_graph(graph)
+    store.flush()
