@@ -124,7 +124,7 @@ def test_a_long_query_is_cancelled_and_the_server_answers_on(store):
         started = time.monotonic()
         status, text = ask(server.url, "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }")
         assert status == 503 and "limit of 1 s" in text
-        assert time.monotonic() - started < 8
+        assert time.monotonic() - started < 15
         assert len(oxigraph_children(server.process.pid)) == 1  # the one that ran it was killed, a fresh one serves
         assert ask(server.url, COUNT)[1].splitlines()[1] == "300"
     finally:
