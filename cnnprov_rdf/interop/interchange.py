@@ -248,12 +248,9 @@ def import_file(
             return _checked(file, fmt, read_document(file, fmt, target, digest[:16], limits, clock))
 
         # a first pass parses the whole document, storing nothing: malformed input fails before the store opens
-        if graph is not None:  # an explicit graph may hold quads already: keep the document to compare
-            quads: Iterator[Quad] = iter(list(document()))
-        else:
-            for _ in document():
-                pass
-            quads = document()
+        for _ in document():
+            pass
+        quads = document()
         failure = None
         store = open_for_writing(store_path)
         try:
