@@ -332,6 +332,7 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
     def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        self.close_connection = True  # a body left unread must not be taken for the next request
         self._reply(status, (message + "\n").encode(), {"Content-Type": "text/plain; charset=utf-8", **(headers or {})})
 
 
