@@ -72,6 +72,11 @@ class ProvImportError(InterchangeError):
     """A document to import is malformed or not what its format says; nothing was imported."""
 
 
+class ImportLimitError(ProvImportError):
+    """A document to import is over a limit (size, nesting depth, time) or uses a refused construct (XML
+    entity declarations); the message names the limit and the flag that raises it. Nothing was imported."""
+
+
 class RenderError(CnnprovError, ValueError):
     """A diagram or plot that cannot be drawn as asked (an unknown metric or file type, a missing tool)."""
 
@@ -81,6 +86,7 @@ __all__ = [
     "ConfigurationError",
     "EndpointError",
     "ExportError",
+    "ImportLimitError",
     "InterchangeError",
     "ProvImportError",
     "QueryError",

@@ -40,6 +40,7 @@ BUILT_IN = {
     "ExportError": ValueError,
     "InterchangeError": ValueError,
     "ProvImportError": ValueError,
+    "ImportLimitError": ValueError,
     "RenderError": ValueError,
 }
 

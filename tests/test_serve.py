@@ -67,8 +67,13 @@ def test_read_only_server_answers_queries_over_named_graphs_serves_its_page_and_
 
 
 def test_read_write_server_accepts_updates_only_when_asked(store_copy):
-    server = serve(store_copy, "--read-write")
+    server = serve(store_copy, "--read-write", "--token", "t0ken")
     try:
-        assert post_update(server.url, "INSERT DATA { GRAPH <urn:g> { <urn:a> <urn:b> <urn:c> } }") in (200, 204)
+        insert = "INSERT DATA { GRAPH <urn:g> { <urn:a> <urn:b> <urn:c> } }"
+        assert post_update(server.url, insert) == 401  # form-encoded, no token: what a cross-site form sends
+        request = urllib.request.Request(server.url + "/update", data=insert.encode(), method="POST", headers={
+            "Content-Type": "application/sparql-update", "Authorization": "Bearer t0ken"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status in (200, 204)
     finally:
         server.stop()

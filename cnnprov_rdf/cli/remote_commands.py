@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
-from ..errors import EndpointError, StoreError
+from ..errors import ConfigurationError, EndpointError, StoreError
+from ..storage.destination import TOKEN_ENV
 from ..storage.endpoint import replay_spool, spool_status
-from ..storage.server import serve_command
+from ..storage.proxy import DEFAULT_TIMEOUT, new_token, serve
 from ..storage.sink import replay_store_spool, store_spools
 from ..storage.store import open_for_reading, open_for_writing
 from .output import format_rows
@@ -25,13 +27,31 @@ def cmd_serve(args: argparse.Namespace) -> int:
         del created  # closed (its lock released) before the server opens it
         print(f"created a new provenance store at {args.store}", file=sys.stderr)
     open_for_reading(args.store)  # a clear error for a missing store before the server starts
-    command = serve_command(args.store, args.bind, args.read_write)
+    host, _, port = args.bind.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigurationError(f"--bind {args.bind!r}: give host:port, e.g. 127.0.0.1:7878")
+    token = (args.token or os.environ.get(TOKEN_ENV) or new_token()) if args.read_write else None
+    front = serve(Path(args.store), host, int(port), read_write=args.read_write, token=token, timeout=args.timeout)
     mode = "read-write" if args.read_write else "read-only"
-    print(f"serving {args.store} ({mode}) at http://{args.bind}/ (SPARQL endpoint /query"
-          f"{', /update' if args.read_write else ''}); Ctrl-C stops it", file=sys.stderr)
+    print(f"serving {args.store} ({mode}, queries cancelled after {args.timeout:g} s) at http://{args.bind}/ "
+          f"(SPARQL endpoint /query{', /update' if args.read_write else ''}); Ctrl-C stops it", file=sys.stderr)
+    if token is not None:
+        print(f"updates need the header `Authorization: Bearer {token}` (or {TOKEN_ENV}={token} for a "
+              f"training writing to this endpoint)", file=sys.stderr)
     sys.stderr.flush()
-    os.execv(command[0], command)  # the server replaces this process: signals reach it directly
-    return 0  # not reached
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        front.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        front.server_close()
+        front.backend.stop()
+    return 0
+
+
+def _stop(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -77,9 +97,14 @@ def cmd_flush(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], store: argparse.ArgumentParser) -> None:
     """Add `serve`, `status` and `flush`."""
-    server = sub.add_parser("serve", parents=[store], help="serve the store with the Oxigraph SPARQL server")
+    server = sub.add_parser("serve", parents=[store],
+                            help="serve the store with the Oxigraph SPARQL server, behind a guard")
     server.add_argument("--bind", default="127.0.0.1:7878", help="host:port (default: loopback only)")
-    server.add_argument("--read-write", action="store_true", help="accept SPARQL updates (default: read-only)")
+    server.add_argument("--read-write", action="store_true",
+                        help="accept SPARQL updates with the token (default: read-only)")
+    server.add_argument("--token", help=f"the updates' bearer token (default: ${TOKEN_ENV}, else a new one, printed)")
+    server.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                        help=f"cancel queries after this many seconds (default {DEFAULT_TIMEOUT:g})")
     server.set_defaults(func=cmd_serve)
 
     status = sub.add_parser("status", help="events spooled while an endpoint was unreachable or a store failed")

@@ -10,6 +10,7 @@ from ..errors import ConfigurationError, ExportError
 from ..interop.export import ALIASES, EXTENSIONS, FORMATS, export, format_for_path, format_name
 from ..interop.importers.registry import FOREIGN_TOOLS, import_foreign
 from ..interop.interchange import IMPORT_FORMATS, PROV_EXPORT_FORMATS, export_prov, import_file
+from ..interop.limits import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, DEFAULT_TIMEOUT, ImportLimits
 from ..interop.reasoning import reason, remove_inferences
 from ..interop.validation import validate
 from ..storage.store import compact, open_for_reading
@@ -51,12 +52,22 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"imported {len(foreign.runs)} {args.source_tool} run(s) from {args.file}: {foreign.quads_added} quads "
               f"added ({', '.join(foreign.runs[:5])}{', …' if len(foreign.runs) > 5 else ''})")
         return 0
-    result = import_file(args.store, args.file, graph=args.graph, fmt=args.format)
+    limits = ImportLimits(max_bytes=args.max_bytes, max_depth=args.max_depth, timeout=args.timeout)
+    result = import_file(args.store, args.file, graph=args.graph, fmt=args.format, limits=limits)
     for warning in result.warnings:
         print(f"warning: {args.file}: {warning}", file=sys.stderr)
     state = "already present, nothing added" if result.already_present else f"{result.quads_added} quads added"
     print(f"imported {args.file} ({result.format}) into graph <{result.graph}>: {state}")
     return 0
+
+
+def _bytes(text: str) -> int:
+    """A byte count, with an optional K, M or G suffix (powers of 1024)."""
+    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:].upper(), 1)
+    try:
+        return int(float(text[:-1] if scale > 1 else text) * scale)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a byte count: {text!r} (e.g. 500M)") from None
 
 
 def cmd_reason(args: argparse.Namespace) -> int:
@@ -114,6 +125,12 @@ def register(
     importer.add_argument("--graph", help="named graph IRI (default: derived from the file's content)")
     importer.add_argument("--format", choices=list(IMPORT_FORMATS),
                           help="default: told by the content, checked against the extension")
+    importer.add_argument("--max-bytes", type=_bytes, default=DEFAULT_MAX_BYTES,
+                          help="refuse larger files (e.g. 200M, 2G; default 1G)")
+    importer.add_argument("--max-depth", type=int, default=DEFAULT_MAX_DEPTH,
+                          help=f"refuse brackets nested deeper (default {DEFAULT_MAX_DEPTH})")
+    importer.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                          help=f"give up after this many seconds (default {DEFAULT_TIMEOUT:g})")
     importer.set_defaults(func=cmd_import)
 
     reasoner = sub.add_parser("reason", parents=[store, runs], help="OWL-RL closure of runs into removable graphs")

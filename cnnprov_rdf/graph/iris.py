@@ -50,6 +50,7 @@ __all__ = [
     "default_import_graph",
     "definition_key",
     "graph_of",
+    "import_graph_for_hash",
     "inferred_graph_of",
     "is_inferred_graph",
     "is_write_once",
@@ -200,4 +201,9 @@ def shortcuts_graph_of(graph: NamedNode) -> NamedNode:
 
 def default_import_graph(content: bytes) -> NamedNode:
     """The named graph a document goes into when none is given: the same content always gets the same graph."""
-    return NamedNode(IMPORT_GRAPH_BASE + hashlib.sha256(content).hexdigest()[:32])
+    return import_graph_for_hash(hashlib.sha256(content).hexdigest())
+
+
+def import_graph_for_hash(sha256_hex: str) -> NamedNode:
+    """`default_import_graph` from the content's SHA-256 (hex), for a file hashed as a stream."""
+    return NamedNode(IMPORT_GRAPH_BASE + sha256_hex[:32])

@@ -4,7 +4,8 @@ Export goes through the `prov` package's PROV-O reader: the runs' triples are re
 writes PROV-N or PROV-JSON. Import accepts every W3C PROV serialization (the format told by the content, checked
 against the extension: `interop.formats`): PROV-O in every RDF syntax pyoxigraph parses, and PROV-JSON, PROV-N,
 PROV-XML and PROV-JSON-LD (read by `prov`, turned into PROV-O). Each document goes into a named graph of its own,
-the shortcuts its qualified relations imply (`interop.qualified`) into `{graph}/shortcuts`, in one transaction.
+the shortcuts its qualified relations imply (`interop.qualified`) into `{graph}/shortcuts`: bounded by `limits`,
+parsed as a stream and written in chunks by `streaming` (a failed import removes its graphs again).
 """
 
 from __future__ import annotations
@@ -13,29 +14,21 @@ import json
 import os
 import re
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pyoxigraph import (
-    BlankNode,
-    CanonicalizationAlgorithm,
-    Dataset,
-    NamedNode,
-    Quad,
-    RdfFormat,
-    Store,
-    Triple,
-    parse,
-)
+from pyoxigraph import NamedNode, Quad, RdfFormat, Store, Triple, parse
 
-from ..errors import InterchangeError, ProvImportError
-from ..graph.iris import DEFAULT_BASE, default_import_graph, shortcuts_graph_of
+from ..errors import ImportLimitError, InterchangeError, ProvImportError
+from ..graph.iris import DEFAULT_BASE, import_graph_for_hash, shortcuts_graph_of
 from ..graph.vocabulary import PREFIXES
 from ..query.runs import run_quads
 from ..storage.store import open_for_writing
 from . import formats, jsonld, producers, qualified
 from .export import FORMATS, run_graphs
+from .limits import Deadline, ImportLimits, check_before_sniffing, check_content, check_size, deadline
+from .streaming import content_hash, parsed_file, relabelled, write_new_graph
 
 #: Formats `export_prov` writes: name → the `prov` serializer's format name.
 PROV_EXPORT_FORMATS = {"provn": "provn", "provjson": "json"}
@@ -107,6 +100,19 @@ def import_format(file: str | os.PathLike[str], fmt: str | None = None, content:
     return formats.detect_format(file, content, fmt)
 
 
+def _head(file: str | os.PathLike[str]) -> bytes:
+    """What the format sniffer reads: a JSON document whole (its keys tell PROV-JSON from JSON-LD; its size and
+    depth are checked first), else the first 64 KiB."""
+    try:
+        with open(file, "rb") as handle:
+            head = handle.read(65536)
+            if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"["):
+                head += handle.read()
+            return head
+    except OSError as error:
+        raise ProvImportError(f"{file}: cannot read the file: {error.strerror or error}") from error
+
+
 def _read(file: str | os.PathLike[str]) -> bytes:
     try:
         return Path(file).read_bytes()
@@ -126,17 +132,8 @@ def _rdf_error(file: str | os.PathLike[str], fmt: str, error: SyntaxError) -> Pr
     return ProvImportError(f"{where}: malformed {fmt}: {error.msg or error}")
 
 
-def _parse_rdf(content: bytes, file: str | os.PathLike[str], fmt: str, base_iri: str) -> list[Triple]:
-    try:
-        return [item.triple for item in parse(content, format=RDF_IMPORT_FORMATS[fmt], base_iri=base_iri)]
-    except SyntaxError as error:
-        raise _rdf_error(file, fmt, error) from error
-    except ValueError as error:  # e.g. invalid IRIs found while building terms
-        raise ProvImportError(f"{file}: malformed {fmt}: {error}") from error
-
-
 def _parse_prov(
-    content: bytes, file: str | os.PathLike[str], fmt: str, graph: str, notes: list[str]
+    content: bytes, file: str | os.PathLike[str], fmt: str, graph: str, notes: list[str], max_depth: int
 ) -> list[Triple]:
     from prov.model import ProvDocument
 
@@ -147,6 +144,9 @@ def _parse_prov(
     if fmt == "provjson":
         try:
             data = json.loads(text)
+        except RecursionError:
+            raise ImportLimitError(f"{file}: nested too deep for the JSON reader (the limit set with --max-depth, "
+                                   f"{max_depth}, is past what it can read)") from None
         except json.JSONDecodeError as error:
             raise ProvImportError(
                 f"{file}, line {error.lineno} column {error.colno}: malformed JSON: {error.msg}"
@@ -163,6 +163,8 @@ def _parse_prov(
             source: str | bytes = text.encode("utf-8") if fmt == "provxml" else text  # lxml wants bytes
             document = ProvDocument.deserialize(content=source, format=PROV_IMPORT_FORMATS[fmt])
             nquads = document.serialize(format="rdf", rdf_format="nquads")
+    except RecursionError:
+        raise ImportLimitError(f"{file}: nested too deep for the PROV reader (lower --max-depth)") from None
     except Exception as error:  # prov raises many kinds (ProvNSyntaxError, ProvJSONException, ProvException...)
         message = " ".join((str(error) or type(error).__name__).split())[:300]
         line = getattr(error, "lineno", None)  # lxml's XMLSyntaxError for PROV-XML
@@ -178,29 +180,44 @@ def _parse_prov(
 
 
 def read_document(
-    content: bytes, file: str | os.PathLike[str], fmt: str, graph: NamedNode, notes: list[str] | None = None
-) -> list[Quad]:
-    """Every statement of a document, as quads in `graph`, and the shortcuts its qualified relations imply in
-    `shortcuts_graph_of(graph)`; blank nodes canonically labelled, so the same document always gives the same
-    quads. What was tolerated (see `interop.producers`) is appended to `notes`."""
+    file: str | os.PathLike[str], fmt: str, graph: NamedNode, seed: str, limits: ImportLimits, clock: Deadline,
+    notes: list[str] | None = None,
+) -> Iterator[Quad]:
+    """Every statement of a document, as quads in `graph`, streamed, then the shortcuts its qualified relations
+    imply in `shortcuts_graph_of(graph)`; blank nodes labelled from `seed` (the content hash) in order of
+    appearance, so the same document always gives the same quads. What was tolerated (see `interop.producers`)
+    is appended to `notes` once the stream has ended."""
     notes = [] if notes is None else notes
-    if fmt in RDF_IMPORT_FORMATS:
-        if fmt == "jsonld":
-            content = jsonld.inline_contexts(content, file)
-        triples = _parse_rdf(content, file, fmt, base_iri=graph.value)
+    check_content(file, fmt, limits, clock)
+    statements: Iterable[Triple | Quad]
+    if fmt == "jsonld":  # its contexts inlined from the copy `prov` ships (nothing fetched): read whole
+        content = jsonld.inline_contexts(Path(file).read_bytes(), file)
+        statements = parse(content, format=RDF_IMPORT_FORMATS[fmt], base_iri=graph.value)
+    elif fmt in RDF_IMPORT_FORMATS:
+        statements = parsed_file(file, RDF_IMPORT_FORMATS[fmt], base_iri=graph.value)
     else:
-        triples = _parse_prov(content, file, fmt, graph.value, notes)
-    triples, typed = producers.tolerate(triples)
-    if typed:
-        notes.append(f"{typed} PROV time(s) written as strings were typed xsd:dateTime")
+        statements = _parse_prov(Path(file).read_bytes(), file, fmt, graph.value, notes, limits.max_depth)
+    typed = [0]
+
+    def tolerated() -> Iterator[Triple]:
+        for statement in statements:
+            (triple,), count = producers.tolerate([statement.triple if isinstance(statement, Quad) else statement])
+            typed[0] += count
+            yield triple
+
+    collector = qualified.ShortcutCollector()
+    yield from collector.watch(relabelled(tolerated(), graph, seed, clock))
+    if typed[0]:
+        notes.append(f"{typed[0]} PROV time(s) written as strings were typed xsd:dateTime")
     shortcut_graph = shortcuts_graph_of(graph)
-    quads = [Quad(t.subject, t.predicate, t.object, graph) for t in triples]
-    quads += [Quad(t.subject, t.predicate, t.object, shortcut_graph) for t in qualified.shortcuts(triples)]
-    if any(isinstance(term, BlankNode) for quad in quads for term in (quad.subject, quad.object)):
-        dataset = Dataset(quads)
-        dataset.canonicalize(CanonicalizationAlgorithm.RDFC_1_0)
-        quads = list(dataset)
-    return list(dict.fromkeys(quads))
+    for t in collector.shortcuts():
+        yield Quad(t.subject, t.predicate, t.object, shortcut_graph)
+
+
+def _syntax_error(file: str | os.PathLike[str], fmt: str, error: Exception) -> ProvImportError:
+    if isinstance(error, SyntaxError):
+        return _rdf_error(file, fmt, error)
+    return ProvImportError(f"{file}: malformed {fmt}: {error}")  # e.g. invalid IRIs found while building terms
 
 
 def import_file(
@@ -208,31 +225,72 @@ def import_file(
     file: str | os.PathLike[str],
     graph: str | None = None,
     fmt: str | None = None,
+    limits: ImportLimits = ImportLimits(),  # noqa: B008  # frozen, so one shared default is safe
 ) -> ImportResult:
-    """Import a provenance document into its own named graph of the store at `store_path`, atomically.
+    """Import a provenance document into its own named graph of the store at `store_path`.
 
     The format comes from `fmt` or the file extension (see `IMPORT_FORMATS`, `EXTENSION_FORMATS`). The graph is
     `graph` or one named after the file's content hash, so importing the same document twice adds nothing.
-    Any error (unreadable file, malformed content) raises `ProvImportError` before the store is touched.
+    `limits` bound the file's size, its nesting depth and the time taken (`ImportLimitError` names the one
+    passed). The document is parsed as a stream and written in chunks; any error (unreadable file, malformed
+    or hostile content, a limit) raises `ProvImportError` and leaves the store as it was.
     """
-    content = _read(file)
-    fmt = import_format(file, fmt, content)
+    try:
+        check_size(file, limits)
+        digest = content_hash(file)
+    except OSError as error:
+        raise ProvImportError(f"{file}: cannot read the file: {error.strerror or error}") from error
+    with deadline(file, limits.timeout) as clock:
+        check_before_sniffing(file, limits, clock)  # entities and nesting, before the sniffer reads JSON
+    fmt = import_format(file, fmt, _head(file))
     if graph is not None:
         try:
             target = NamedNode(graph)
         except ValueError as error:
             raise ProvImportError(f"{file}: {graph!r} is not a valid graph IRI: {error}") from error
     else:
-        target = default_import_graph(content)
-    notes: list[str] = []
-    quads = read_document(content, file, fmt, target, notes)
-    store = open_for_writing(store_path)
+        target = import_graph_for_hash(digest)
+    notes: list[str] = []  # what the document's parse tolerated (filled again by each pass)
+    with deadline(file, limits.timeout) as clock:
+        def document() -> Iterator[Quad]:
+            notes.clear()
+            return _checked(file, fmt, read_document(file, fmt, target, digest[:16], limits, clock, notes))
+
+        # a first pass parses the whole document, storing nothing: malformed input fails before the store opens
+        for _ in document():
+            pass
+        quads = document()
+        failure = None
+        store = open_for_writing(store_path)
+        try:
+            return replace(_store(store, target, fmt, quads, explicit=graph is not None), warnings=tuple(notes))
+        except ProvImportError as error:  # e.g. the deadline, while writing (the new graph was removed again)
+            failure = str(error)
+        finally:
+            del store  # closed before the error leaves: no frame of its traceback keeps the store open
+        raise ImportLimitError(failure) if "limit" in failure else ProvImportError(failure)
+
+
+def _checked(file: str | os.PathLike[str], fmt: str, quads: Iterator[Quad]) -> Iterator[Quad]:
+    """`quads`, with parser errors turned into `ProvImportError`s that name the file (and line)."""
     try:
-        existed = store.contains_named_graph(target)
-        new = [quad for quad in quads if quad not in store] if existed else quads
-        if new:
-            store.bulk_extend(new)  # the bulk loader: 2-3x the transactional rate; a rerun completes a cut-off one
-            store.flush()
-        return ImportResult(target.value, len(new), fmt, already_present=existed and not new, warnings=tuple(notes))
-    finally:
-        del store
+        yield from quads
+    except ProvImportError:
+        raise
+    except (SyntaxError, ValueError) as error:
+        raise _syntax_error(file, fmt, error) from None
+    except OSError as error:
+        raise ProvImportError(f"{file}: cannot read the file: {error.strerror or error}") from None
+
+
+def _store(store: Store, target: NamedNode, fmt: str, quads: Iterator[Quad], *, explicit: bool) -> ImportResult:
+    if not store.contains_named_graph(target):
+        added = write_new_graph(store, target, quads, also=(shortcuts_graph_of(target),))
+        return ImportResult(target.value, added, fmt, already_present=False)
+    if not explicit:  # the graph named after this content: the same document was imported before
+        return ImportResult(target.value, 0, fmt, already_present=True)
+    new = list(dict.fromkeys(quad for quad in quads if quad not in store))
+    if new:
+        store.extend(new)
+        store.flush()
+    return ImportResult(target.value, len(new), fmt, already_present=not new)

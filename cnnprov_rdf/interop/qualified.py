@@ -7,9 +7,9 @@ query matches the shortcuts. `shortcuts` derives them, for a graph of their own 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
-from pyoxigraph import NamedNode, Triple
+from pyoxigraph import NamedNode, Quad, Triple
 
 from ..graph.vocabulary import PROV_NS
 
@@ -52,3 +52,26 @@ def shortcuts(triples: Iterable[Triple]) -> list[Triple]:
                 if triple not in present:
                     found[triple] = None
     return list(found)
+
+
+#: The predicates `shortcuts` reads: the qualified ones, their influencer properties and the shortcuts themselves.
+_WATCHED = frozenset(
+    {*_TABLE, *(by for by, _ in _TABLE.values()), *(short for _, short in _TABLE.values())})
+
+
+class ShortcutCollector:
+    """Keeps, from a stream of quads, the few triples `shortcuts` needs, so that a streamed import adds them."""
+
+    def __init__(self) -> None:
+        self._triples: list[Triple] = []
+
+    def watch(self, quads: Iterable[Quad]) -> Iterator[Quad]:
+        """`quads`, unchanged; the ones `shortcuts` reads are kept."""
+        for quad in quads:
+            if quad.predicate in _WATCHED:
+                self._triples.append(quad.triple)
+            yield quad
+
+    def shortcuts(self) -> list[Triple]:
+        """The shortcuts the watched quads imply (see `shortcuts`)."""
+        return shortcuts(self._triples)

@@ -13,7 +13,7 @@ from pyoxigraph import Store
 from ..errors import QueryError
 from ..graph.literals import python_value
 from ..storage.destination import Destination, Endpoint, StoreLocation, parse_destination
-from ..storage.store import open_for_reading
+from ..storage.store import open_for_reading, read_consistently
 from .binding import bind_parameters, with_values
 from .library import CannedQuery, find_query
 from .shaping import shaper_for
@@ -73,7 +73,14 @@ def run_query(
     """Run the canned query `name` on a store (a pyoxigraph Store or a store path, opened read-only), a
     `sources.Source`, or a SPARQL endpoint (an `http(s)://` URL); `params` are the query's parameters."""
     query = find_query(name, queries_dir)
-    target = queryable(store)
+    if isinstance(store, str | os.PathLike | StoreLocation):
+        destination = parse_destination(store)
+        if isinstance(destination, StoreLocation):  # a fresh snapshot, read again if a writer changed it under us
+            return read_consistently(destination.path, lambda snapshot: _run(query, snapshot, params))
+    return _run(query, queryable(store), params)
+
+
+def _run(query: CannedQuery, target: Store | Source, params: dict[str, Any]) -> QueryResult:
     shaper = None
     if query.shape is not None:  # a `# shape:` step: it may resolve parameters first, and rearranges the rows
         shaper = shaper_for(query)

@@ -26,7 +26,7 @@ from pyoxigraph import BlankNode, Literal, NamedNode, Store, Triple, Variable
 from ..errors import SourceError
 from ..storage.capabilities import decode_term
 from ..storage.destination import Destination, Endpoint, parse_destination
-from ..storage.store import open_for_reading
+from ..storage.store import is_transient_read_error, open_for_reading, read_consistently
 from . import engines
 from .engines import EngineProfile
 
@@ -83,15 +83,27 @@ class LocalSource(Source):
     """A local store (a path, opened read-only, or an open pyoxigraph Store)."""
 
     def __init__(self, store: Store | str | os.PathLike[str], name: str | None = None) -> None:
+        self.path: str | os.PathLike[str] | None = None
         if isinstance(store, Store):
             self.store, self.name = store, name or "memory"
         else:
-            self.store, self.name = open_for_reading(store), name or str(store)
+            self.store, self.name, self.path = open_for_reading(store), name or str(store), store
 
     def select(self, query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-        solutions: Any = self.store.query(query, use_default_graph_as_union=True)
-        variables = [variable.value for variable in solutions.variables]
-        return variables, [tuple(solution[v] for v in variables) for solution in solutions]
+        try:
+            return _select(self.store, query)
+        except (OSError, RuntimeError) as error:
+            if self.path is None or not is_transient_read_error(error):
+                raise
+        # the store's writer removed a file under this snapshot: read on a fresh one (and keep that)
+        self.store, answer = read_consistently(self.path, lambda store: (store, _select(store, query)))
+        return answer
+
+
+def _select(store: Store, query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    solutions: Any = store.query(query, use_default_graph_as_union=True)
+    variables = [variable.value for variable in solutions.variables]
+    return variables, [tuple(solution[v] for v in variables) for solution in solutions]
 
 
 _DATE_TIME = "http://www.w3.org/2001/XMLSchema#dateTime"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -32,6 +33,7 @@ from pyoxigraph import BlankNode, DefaultGraph, Literal, NamedNode, Quad, RdfFor
 from ..errors import EndpointError
 from ..graph.vocabulary import CNN_NS, ONTOLOGY_GRAPH, XSD_NS
 from ..resources import ontology_file
+from .destination import TOKEN_ENV
 
 NON_FINITE = NamedNode(CNN_NS + "nonFiniteDouble")
 XSD_DOUBLE = NamedNode(XSD_NS + "double")
@@ -42,8 +44,10 @@ AUTH_CODES = (401, 403)
 
 def post(url: str, body: bytes, content_type: str, timeout: float, accept: str = "*/*") -> tuple[bytes, str]:
     """POST `body`; (answer, Server header). Raises `EndpointError` (transient for network errors and 5xx)."""
-    request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": content_type, "Accept": accept})
+    headers = {"Content-Type": content_type, "Accept": accept}
+    if os.environ.get(TOKEN_ENV):  # the write token a `cnnprov serve --read-write` printed
+        headers["Authorization"] = f"Bearer {os.environ[TOKEN_ENV]}"
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.read(), response.headers.get("Server", "")

@@ -27,6 +27,8 @@ from ..errors import ConfigurationError
 
 DEFAULT_STORE = "provenance"
 STORE_ENV = "CNNPROV_STORE"
+#: The bearer token sent with SPARQL updates (what `cnnprov serve --read-write` printed or was given).
+TOKEN_ENV = "CNNPROV_TOKEN"
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 

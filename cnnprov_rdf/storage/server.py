@@ -7,6 +7,7 @@ Read-only and loopback by default; writing must be asked for.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import socket
@@ -35,14 +36,17 @@ def oxigraph_executable() -> str:
 def serve_command(
     store: str | os.PathLike[str] | None, bind: str = DEFAULT_BIND, read_write: bool = False,
     union_default_graph: bool = True,
+    timeout_s: float | None = None,
 ) -> list[str]:
     """The command line that serves `store` (None: an in-memory store, always read-write); without
-    `union_default_graph` the stock server, whose default graph is a graph of its own."""
+    `union_default_graph` the stock server, whose default graph is a graph of its own; `timeout_s` cancels
+    queries that run longer (Oxigraph takes whole seconds: rounded up)."""
     union = ["--union-default-graph"] if union_default_graph else []
+    limit = ["--timeout-s", str(max(1, math.ceil(timeout_s)))] if timeout_s else []
     if store is None:
-        return [oxigraph_executable(), "serve", "--bind", bind, *union]
+        return [oxigraph_executable(), "serve", "--bind", bind, *union, *limit]
     mode = "serve" if read_write else "serve-read-only"
-    return [oxigraph_executable(), mode, "--location", str(store), "--bind", bind, *union]
+    return [oxigraph_executable(), mode, "--location", str(store), "--bind", bind, *union, *limit]
 
 
 def free_port() -> int:
@@ -101,10 +105,11 @@ def start_server(
     port: int | None = None,
     read_write: bool = False,
     union_default_graph: bool = True,
+    timeout_s: float | None = None,
 ) -> ServerProcess:
     """Start a server on `host:port` (a free loopback port by default) and wait until it answers."""
     port = port or free_port()
-    command = serve_command(store, f"{host}:{port}", read_write, union_default_graph)
+    command = serve_command(store, f"{host}:{port}", read_write, union_default_graph, timeout_s)
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     server = ServerProcess(process, f"http://{host}:{port}")
     try:

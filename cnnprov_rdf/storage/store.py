@@ -1,10 +1,20 @@
-"""Opening the on-disk Oxigraph store: one writer process, any number of readers."""
+"""Opening the on-disk Oxigraph store: one writer process, any number of readers.
+
+pyoxigraph calls reading a store that another process writes undefined; what happens in practice is that a
+read-only snapshot fails with an I/O error when the writer deletes a file the snapshot still needs (a
+write-ahead log on close, a table after a compaction). `read_consistently` reads on a fresh snapshot and
+retries on a fresh one on exactly those errors; the fully defined way is to read through the writer, e.g. a
+training writing to `cnnprov serve --read-write` (see the README's "Live readers").
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from pyoxigraph import Quad, RdfFormat, Store, parse
 
@@ -12,6 +22,8 @@ from ..errors import ConfigurationError, StoreError, StoreLockedError, StoreNotF
 from ..graph.iris import ONTOLOGY_GRAPH
 from ..resources import ontology_file
 from .destination import STORE_ENV, Destination, Endpoint, parse_destination
+
+T = TypeVar("T")
 
 
 def open_for_writing(path: str | os.PathLike[str]) -> Store:
@@ -72,8 +84,41 @@ def open_for_reading(path: str | os.PathLike[str]) -> Store:
         )
     try:
         return Store.read_only(str(path))
-    except OSError as error:
+    except (OSError, RuntimeError) as error:  # RuntimeError: RocksDB's "Corruption" for a file gone meanwhile
         raise StoreError(f"cannot read the provenance store {path}: {error}") from error
+
+
+#: What a read-only snapshot raises when the writing process removed a file it needed (a write-ahead log or a
+#: table file, after a flush or a compaction): transient, a fresh snapshot reads the store again.
+TRANSIENT_READ_ERRORS = ("No such file", "IO error", "Corruption")
+#: Attempts `read_consistently` makes (with 20, 40, 80 ... ms between them).
+READ_ATTEMPTS = 8
+
+
+def is_transient_read_error(error: BaseException) -> bool:
+    return isinstance(error, OSError | RuntimeError) and any(t in str(error) for t in TRANSIENT_READ_ERRORS)
+
+
+def read_consistently(path: str | os.PathLike[str], read: Callable[[Store], T]) -> T:
+    """`read(store)` on a fresh read-only snapshot of the store at `path`, retried on a fresh snapshot when the
+    store's writer removed a file under it (`TRANSIENT_READ_ERRORS`). `read` must finish reading (return lists,
+    not lazy results), so that a retry gives a whole answer, never half of two."""
+    for attempt in range(READ_ATTEMPTS):
+        try:
+            store = open_for_reading(path)
+            try:
+                return read(store)
+            finally:
+                del store
+        except (StoreError, OSError, RuntimeError) as error:
+            cause = error.__cause__ if isinstance(error, StoreError) and error.__cause__ else error
+            if isinstance(error, StoreNotFoundError) or not is_transient_read_error(cause) \
+                    or attempt == READ_ATTEMPTS - 1:
+                if isinstance(error, StoreError):
+                    raise
+                raise StoreError(f"cannot read the provenance store {path}: {error}") from error
+            time.sleep(0.02 * 2**attempt)
+    raise AssertionError("not reached")
 
 
 def store_size(path: str | os.PathLike[str]) -> int:
