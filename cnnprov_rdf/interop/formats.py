@@ -13,7 +13,7 @@ import os
 import re
 from pathlib import Path
 
-from ..errors import ProvImportError
+from ..errors import ImportLimitError, ProvImportError
 
 #: Formats read by pyoxigraph (PROV-O in an RDF syntax).
 RDF_FORMATS = ("turtle", "trig", "ntriples", "nquads", "rdfxml", "jsonld")
@@ -113,6 +113,9 @@ def sniff(content: bytes, file: str | os.PathLike[str]) -> tuple[str, str | None
             data = json.loads(content.decode("utf-8-sig"))
         except UnicodeDecodeError as error:
             raise ProvImportError(f"{file}: JSON must be UTF-8 text ({error})") from error
+        except RecursionError:
+            raise ImportLimitError(f"{file}: nested too deep for the JSON reader (the limit set with --max-depth is "
+                                   f"past what it can read)") from None
         except json.JSONDecodeError as error:
             raise ProvImportError(f"{file}, line {error.lineno} column {error.colno}: malformed JSON: {error.msg}") \
                 from error
