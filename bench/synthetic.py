@@ -67,6 +67,8 @@ def synthetic_runs(runs: int, epochs: int, seed: int = 0) -> Iterator[dict[str, 
             epoch_rows.append({"epoch": epoch, "elapsed_seconds": 1 + rng.random(), "learning_rate": current,
                                "metrics": {"loss": loss, "accuracy": 1 - loss / 3, "val_loss": loss * 1.1,
                                            "val_accuracy": 1 - loss / 2.8}})
+        if index % 20 == 11:  # 5% stop early (as early stopping would), for early-stopped
+            epoch_rows = epoch_rows[: max(1, planned * 2 // 3)]
         # about 1% of runs never end (killed), as running-now and failed-runs must see; 2% fail
         status = "running" if index % 100 == 99 else "failed" if index % 50 == 7 else "finished"
         yield {"index": index, "rate": rate, "planned": planned, "epochs": epoch_rows, "status": status,

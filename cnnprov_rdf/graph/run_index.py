@@ -10,8 +10,10 @@ index is monotone: what a run adds while it trains is read from its own graph, b
 |              | `idx:graph` (its named graph), `idx:name`, `idx:plannedEpochs` (when given)                 |
 | `RunEnded`   | `idx:endedAt`, `idx:status`, `idx:epochsCompleted`, `idx:totalTrainingSeconds`, and its final |
 |              | and best metrics under the `cnn:` property's local name (`idx:finalLoss`, …)                 |
-| `DatasetRecorded` | `idx:dataset` (the shared dataset node)                                                 |
-| `TestingDone` | `idx:testing` (the testing activity)                                                       |
+| `DatasetRecorded` | `idx:dataset` (the shared dataset node); about the dataset: `idx:datasetName`,         |
+|              | `idx:location` (when given): the same facts for every run, so the index holds them once       |
+| `TestingDone` | about the testing activity (subject: its IRI): `idx:testOf` (the run), `idx:testedAt`,     |
+|              | `idx:testLoss`, `idx:testAccuracy`, `idx:testExamples` (when measured)                      |
 
 The `idx:` terms are store-internal (not part of the ontology); runs of a store written before the index
 existed, or imported from a document, are indexed by `storage.run_index.reindex`.
@@ -69,9 +71,20 @@ def _(event: RunEnded, iris: RunIris) -> Iterator[Triple]:
 
 @index_triples.register
 def _(event: DatasetRecorded, iris: RunIris) -> Iterator[Triple]:
-    yield iris.run, IDX.dataset, iris.dataset(event.name, event.location)
+    dataset = iris.dataset(event.name, event.location)
+    yield iris.run, IDX.dataset, dataset
+    yield dataset, IDX.datasetName, string(event.name)
+    if event.location is not None:
+        yield dataset, IDX.location, string(event.location)
 
 
 @index_triples.register
 def _(event: TestingDone, iris: RunIris) -> Iterator[Triple]:
-    yield iris.run, IDX.testing, iris.node("testing", event.number)
+    testing = iris.node("testing", event.number)
+    yield testing, IDX.testOf, iris.run
+    yield testing, IDX.testedAt, date_time(event.ended_at)
+    for name, predicate in (("loss", IDX.testLoss), ("accuracy", IDX.testAccuracy)):
+        if name in event.metrics:
+            yield testing, predicate, double(event.metrics[name])
+    if event.test_examples is not None:
+        yield testing, IDX.testExamples, integer(event.test_examples)

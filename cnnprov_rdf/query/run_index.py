@@ -6,11 +6,12 @@
 | a run id            | the run whose `idx:runId` is it                                                | O(log n)      |
 | a name              | the runs whose `idx:name` is it                                                | O(log n + k)  |
 | a prefix of an id   | runs whose `idx:idPrefix` is its first `ID_PREFIX_LENGTH` characters, filtered | O(log n + k)  |
-| a shorter prefix    | every index id, filtered                                                       | O(n) literals |
-| latest, previous    | the index's start times, newest two                                            | O(n) in-index |
+| a shorter prefix    | every index key (a short inline literal: nothing to decode), filtered          | O(n), small   |
+| latest, previous    | the index's start times (inline literals), newest two                          | O(n), small   |
 
-`latest` sorts the index's start times only (one inline literal per run, no run graph is read), which stays
-within a few milliseconds at 10,000 runs. References are joined in as VALUES terms, never pasted as text.
+`latest` sorts the index's start times only (one inline literal per run, nothing decoded, no run graph read)
+and looks up the newest two's id and graph: a few milliseconds at 10,000 runs. References are joined in as
+VALUES terms, never pasted as text.
 A store without an index (written before it existed) answers `has_index` False; `query.runs` then scans.
 """
 
@@ -29,7 +30,9 @@ _ROW = f"GRAPH ?index {{ ?run <{IDX_NS}runId> ?id ; <{IDX_NS}graph> ?graph ; <{I
 
 _HAS_INDEX = f"SELECT ?run WHERE {{ GRAPH ?index {{ ?run <{IDX_NS}runId> ?id }} }} LIMIT 1"
 
-_NEWEST = f"SELECT ?run ?id ?graph WHERE {{ {_ROW} }} ORDER BY DESC(?started) LIMIT %d"
+#: The newest runs by start time alone (inline literals, nothing decoded), then their id and graph.
+_NEWEST = (f"SELECT ?run ?id ?graph WHERE {{ {{ SELECT ?run WHERE {{ GRAPH ?i {{ ?run <{IDX_NS}startedAt> ?t }} }} "
+           f"ORDER BY DESC(?t) LIMIT %d }} {_ROW} }} ORDER BY DESC(?started)")
 
 #: One look-up per kind of reference; `?run`, `?ref` (and `?key`) come in as a VALUES block.
 _BY = {
@@ -39,7 +42,9 @@ _BY = {
             "ORDER BY DESC(?started)",
     "prefix": f"SELECT ?run ?id ?graph WHERE {{ %s GRAPH ?index {{ ?run <{IDX_NS}idPrefix> ?key }} {_ROW} "
               "FILTER(STRSTARTS(?id, ?ref)) } ORDER BY DESC(?started)",
-    "short": f"SELECT ?run ?id ?graph WHERE {{ %s {_ROW} FILTER(STRSTARTS(?id, ?ref)) }} ORDER BY DESC(?started)",
+    # the keys are short strings, stored inline: filtering all of them decodes nothing
+    "short": f"SELECT ?run ?id ?graph WHERE {{ {{ SELECT ?run WHERE {{ %s GRAPH ?index {{ ?run <{IDX_NS}idPrefix> "
+             f"?key }} FILTER(STRSTARTS(?key, ?ref)) }} }} {_ROW} }} ORDER BY DESC(?started)",
 }
 
 
