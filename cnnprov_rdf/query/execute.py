@@ -49,15 +49,28 @@ def queryable(target: Store | Source | Destination | str | os.PathLike[str]) -> 
     return open_for_reading(destination.path)
 
 
-def run_query(
+class RowStream:
+    """Rows of a canned query as they come from the engine (each converted when it is read), once;
+    `count` is how many have been read so far."""
+
+    def __init__(self, query: CannedQuery, columns: list[str], rows: Iterator[dict[str, Any]]) -> None:
+        self.query, self.columns, self._rows, self.count = query, columns, rows, 0
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for row in self._rows:
+            self.count += 1
+            yield row
+
+
+def stream_query(
     store: Store | Source | Destination | str | os.PathLike[str],
     name: str,
     *,
     queries_dir: str | os.PathLike[str] | None = None,
     **params: Any,
-) -> QueryResult:
-    """Run the canned query `name` on a store (a pyoxigraph Store or a store path, opened read-only), a
-    `sources.Source`, or a SPARQL endpoint (an `http(s)://` URL); `params` are the query's parameters."""
+) -> RowStream:
+    """Like `run_query`, but the rows are read as they are iterated, not gathered in a list first (for
+    `--run all` over every epoch of every run). Parameters are checked before this returns."""
     query = find_query(name, queries_dir)
     target = queryable(store)
     bindings = bind_parameters(query, target, params)
@@ -68,5 +81,18 @@ def run_query(
         raise QueryError(f"{query.path}: the header names columns the query does not select: {missing}")
     columns = list(query.columns)
     positions = [(column, projected.index(column)) for column in columns]  # by position: faster than by name
-    rows = [{column: python_value(solution[i]) for column, i in positions} for solution in solutions]
-    return QueryResult(query, columns, rows)
+    rows = ({column: python_value(solution[i]) for column, i in positions} for solution in solutions)
+    return RowStream(query, columns, rows)
+
+
+def run_query(
+    store: Store | Source | Destination | str | os.PathLike[str],
+    name: str,
+    *,
+    queries_dir: str | os.PathLike[str] | None = None,
+    **params: Any,
+) -> QueryResult:
+    """Run the canned query `name` on a store (a pyoxigraph Store or a store path, opened read-only), a
+    `sources.Source`, or a SPARQL endpoint (an `http(s)://` URL); `params` are the query's parameters."""
+    stream = stream_query(store, name, queries_dir=queries_dir, **params)
+    return QueryResult(stream.query, stream.columns, list(stream))
