@@ -30,6 +30,7 @@ from ..errors import InterchangeError, ProvImportError
 from ..graph.iris import DEFAULT_BASE, default_import_graph
 from ..graph.vocabulary import PREFIXES, PROV_NS
 from ..query.runs import run_quads
+from ..storage.run_index import reindex
 from ..storage.store import open_for_writing
 from .export import FORMATS, run_graphs
 
@@ -254,6 +255,7 @@ def import_file(
         new = [quad for quad in quads if quad not in store] if existed else quads
         if new:
             store.extend(new)
+            reindex(store, target)  # runs in the document (a cnnprov export, say) join the run index
             store.flush()
         return ImportResult(target.value, len(new), fmt, already_present=existed and not new)
     finally:

@@ -11,10 +11,12 @@ from pyoxigraph import Store
 
 from ..errors import QueryError
 from ..graph.literals import python_value
+from ..graph.vocabulary import IDX_NS
 from ..storage.destination import Destination, Endpoint, StoreLocation, parse_destination
 from ..storage.store import open_for_reading
 from .binding import bind_parameters, with_values
 from .library import CannedQuery, find_query
+from .run_index import has_index, has_runs
 from .sources import EndpointSource, Source
 
 
@@ -73,6 +75,9 @@ def stream_query(
     `--run all` over every epoch of every run). Parameters are checked before this returns."""
     query = find_query(name, queries_dir)
     target = queryable(store)
+    if IDX_NS in query.text and not has_index(target) and has_runs(target):
+        raise QueryError(f"query {name!r} reads the run index, which this store predates: add it once with "
+                         f"`cnnprov store reindex` (a store a new Tracker opens gets it by itself)")
     bindings = bind_parameters(query, target, params)
     solutions: Any = target.query(with_values(query.text, bindings), use_default_graph_as_union=True)
     projected = [v.value for v in solutions.variables]

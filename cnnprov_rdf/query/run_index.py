@@ -22,13 +22,15 @@ from typing import Any
 from pyoxigraph import Literal, NamedNode
 
 from ..graph.iris import ID_PREFIX_LENGTH
-from ..graph.vocabulary import IDX_NS
+from ..graph.vocabulary import CNN_NS, IDX_NS
 
-__all__ = ["by_reference", "has_index", "newest"]
+__all__ = ["by_reference", "has_index", "has_runs", "newest"]
 
 _ROW = f"GRAPH ?index {{ ?run <{IDX_NS}runId> ?id ; <{IDX_NS}graph> ?graph ; <{IDX_NS}startedAt> ?started }}"
 
 _HAS_INDEX = f"SELECT ?run WHERE {{ GRAPH ?index {{ ?run <{IDX_NS}runId> ?id }} }} LIMIT 1"
+
+_HAS_RUNS = f"SELECT ?run WHERE {{ GRAPH ?graph {{ ?run a <{CNN_NS}Training> }} }} LIMIT 1"
 
 #: The newest runs by start time alone (inline literals, nothing decoded), then their id and graph.
 _NEWEST = (f"SELECT ?run ?id ?graph WHERE {{ {{ SELECT ?run WHERE {{ GRAPH ?i {{ ?run <{IDX_NS}startedAt> ?t }} }} "
@@ -61,6 +63,12 @@ def _rows(store: Any, query: str) -> list[tuple[NamedNode, str, NamedNode]]:
 def has_index(store: Any) -> bool:
     """Whether the store holds a run index (any run indexed)."""
     solutions: Any = store.query(_HAS_INDEX)
+    return any(True for _ in solutions)
+
+
+def has_runs(store: Any) -> bool:
+    """Whether the store holds any captured run (indexed or not)."""
+    solutions: Any = store.query(_HAS_RUNS)
     return any(True for _ in solutions)
 
 
