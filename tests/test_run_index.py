@@ -197,3 +197,21 @@ def test_any_name_resolves_exactly_and_is_bound_as_a_literal(chosen: list[str]) 
             continue  # those words and id prefixes come first
         assert find_run(store, name).id == run_id
     assert find_run(store, "latest").id == ids[-1]
+
+
+def test_cli_reindexes_an_old_store_and_counts_streamed_rows(many, tmp_path) -> None:
+    path, _ = many
+    old = tmp_path / "old"
+    store = open_for_writing(old)
+    store.extend(q for q in open_for_reading(path) if q.graph_name != index_graph())
+    del store
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cli = [sys.executable, "-m", "cnnprov_rdf.cli"]
+    refused = subprocess.run([*cli, "query", "runs", "--store", str(old)], capture_output=True, text=True, env=env)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "cnnprov reindex" in refused.stderr
+    done = subprocess.run([*cli, "reindex", "--store", str(old)], capture_output=True, text=True, env=env)
+    assert (done.returncode, done.stdout) == (0, f"run index of {old}: 40 runs\n")
+    streamed = subprocess.run([*cli, "query", "epoch-metrics", "--run", "all", "--format", "csv", "--store", str(old)],
+                              capture_output=True, text=True, env=env)
+    assert streamed.returncode == 0 and streamed.stderr == "80 rows\n"
+    assert streamed.stdout.count("\n") == 81 and streamed.stdout.startswith("epoch,loss,")

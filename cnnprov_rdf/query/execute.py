@@ -77,7 +77,7 @@ def stream_query(
     target = queryable(store)
     if IDX_NS in query.text and not has_index(target) and has_runs(target):
         raise QueryError(f"query {name!r} reads the run index, which this store predates: add it once with "
-                         f"`cnnprov store reindex` (a store a new Tracker opens gets it by itself)")
+                         f"`cnnprov reindex --store PATH` (a store a new Tracker opens gets it by itself)")
     bindings = bind_parameters(query, target, params)
     solutions: Any = target.query(with_values(query.text, bindings), use_default_graph_as_union=True)
     projected = [v.value for v in solutions.variables]
