@@ -1,7 +1,8 @@
 """Finding runs in a store: the latest one, or one named by IRI, UUID, name or a unique UUID prefix.
 
 `find_run` reads the run index (`query.run_index`: a few look-ups, whatever the store's size) when the store
-has one, and scans every run (`list_runs`) in a store written before the index existed.
+has one, and scans every run (`list_runs`) in a store written before the index existed, or when the index
+names no run for a reference (so a run the index lacks is still found, and an unknown one is reported).
 
 `select_runs` is the one rule for a list of run references (or none, meaning every run); export,
 interchange, reasoning, validation and the report all choose their runs through it.
@@ -82,8 +83,7 @@ def find_run(store: Store | Any, reference: str | None) -> RunRef:
             if kind == "name":
                 raise RunNotFoundError(f"{len(matches)} runs are named {reference!r}; give a run id instead")
             raise RunNotFoundError(f"{reference!r} matches {len(matches)} runs; give more of the run id")
-    known = ", ".join(row[1] for row in run_index.newest(store, 5))
-    raise RunNotFoundError(f"no run {reference!r} in the store (newest runs: {known} …)")
+    return _find(list_runs(store), reference)  # not indexed (a run the index lacks) or not there: scan, and say so
 
 
 def resolve_run(store: Store | Any, reference: str | None) -> tuple[NamedNode, NamedNode]:
