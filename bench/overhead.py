@@ -11,7 +11,10 @@ Variants, each a fresh model with the same seed, trained in one warm process (a 
 Every round runs all variants in a rotating order (A B C M M*, B C M M* A, ...). Reported: wall-clock `fit()`
 time per variant (median, min-max, IQR), the median of the paired overhead (X - A) / A per round, and for B and
 C the direct cost: seconds on the training thread inside our callback hooks (the callback adds them up in
-`hook_seconds`) plus the writer thread's CPU seconds, as a percentage of that run's training time.
+`hook_seconds`) plus the writer thread's CPU seconds, and the full direct cost, which adds the callback's
+construction (opening the store) and `close()` (the final flush and the log purge), both on the training
+thread, as a percentage of that run's training time. (Writer CPU during `close()` is counted twice: an upper
+bound. RocksDB's own background threads are not counted.)
 
     python bench/overhead.py                 # defaults: 10 rounds, 5 epochs
     python bench/overhead.py --quick         # under two minutes: 3 rounds, 2 epochs
@@ -88,9 +91,12 @@ class Bench:
         callbacks: list[keras.callbacks.Callback] = [keras.callbacks.LearningRateScheduler(StepDecay(0.01, 0.5, 2))]
         capture = None
         self._mlflow(variant if variant.startswith("M") else None)
+        construct_seconds = 0.0
         if variant in ("B", "C"):
+            construct_start = time.perf_counter()  # opens the store: a cost of capture, on the training thread
             capture = ProvenanceCallback(self.workdir / f"store-{variant}", per_batch=variant == "C",
                                    dataset={"name": self.data.name})
+            construct_seconds = time.perf_counter() - construct_start
             callbacks.append(capture)
         start = time.perf_counter()
         model.fit(self.data.x_train, self.data.y_train, epochs=self.epochs, batch_size=self.batch_size,
@@ -101,6 +107,7 @@ class Bench:
             close_start = time.perf_counter()
             capture.close()  # flush: the writer's work after fit is counted in its CPU seconds
             result["close_seconds"] = time.perf_counter() - close_start
+            result["construct_seconds"] = construct_seconds
             result["hook_seconds"] = sum(capture.hook_seconds.values())
             result.update({f"{name}_seconds": capture.hook_seconds.get(name, 0.0) for name in HOOKS})
             result["writer_cpu_seconds"] = capture.tracker.writer.stats.cpu_seconds
@@ -139,7 +146,14 @@ def summarize(variants: list[str], rounds: list[dict[str, dict[str, float]]]) ->
         if variant in ("B", "C"):
             hooks = [r[variant]["hook_seconds"] / r[variant]["fit_seconds"] for r in rounds]
             writer = [r[variant]["writer_cpu_seconds"] / r[variant]["fit_seconds"] for r in rounds]
+            fixed = [(r[variant]["construct_seconds"] + r[variant]["close_seconds"]) / r[variant]["fit_seconds"]
+                     for r in rounds]
             direct = [h + w for h, w in zip(hooks, writer, strict=True)]
+            full = [d + f for d, f in zip(direct, fixed, strict=True)]
+            row["fixed_share_median"] = statistics.median(fixed)
+            row["full_share_median"] = statistics.median(full)
+            row["full_share_max"] = max(full)
+            row["construct_seconds_median"] = statistics.median(r[variant]["construct_seconds"] for r in rounds)
             row["hook_share_median"] = statistics.median(hooks)
             row["writer_cpu_share_median"] = statistics.median(writer)
             row["direct_share_median"] = statistics.median(direct)
@@ -212,20 +226,23 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         "Direct cost of our capture (share of that run's fit() time; medians over rounds):",
         "",
-        "| variant | hooks on training thread | writer thread CPU | direct total (max) | target | "
-        "hooks s (on_train_begin / batch hooks / rest) | writer CPU s | close() s |",
-        "|---|---|---|---|---|---|---|---|",
+        "| variant | hooks on training thread | writer thread CPU | hooks + writer (max) | construction + close() "
+        "| full direct cost (max) | hooks s (on_train_begin / batch hooks / rest) | writer CPU s | construction s "
+        "| close() s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for variant, target in (("B", "≤ 0.5 %"), ("C", "≤ 2 %")):
+    for variant in ("B", "C"):
         row = result["variants"].get(variant)
         if row is None:
             continue
         lines.append(
             f"| {variant}: {row['description']} | {100 * row['hook_share_median']:.3f} % | "
             f"{100 * row['writer_cpu_share_median']:.3f} % | {100 * row['direct_share_median']:.3f} % "
-            f"({100 * row['direct_share_max']:.3f} %) | {target} | {row['hook_seconds_median']:.4f} "
-            f"({_split(row['hook_seconds_by_hook_median'])}) | "
-            f"{row['writer_cpu_seconds_median']:.4f} | {row['close_seconds_median']:.3f} |"
+            f"({100 * row['direct_share_max']:.3f} %) | {100 * row['fixed_share_median']:.3f} % | "
+            f"{100 * row['full_share_median']:.3f} % ({100 * row['full_share_max']:.3f} %) | "
+            f"{row['hook_seconds_median']:.4f} ({_split(row['hook_seconds_by_hook_median'])}) | "
+            f"{row['writer_cpu_seconds_median']:.4f} | {row['construct_seconds_median']:.3f} | "
+            f"{row['close_seconds_median']:.3f} |"
         )
     lines += [
         "",

@@ -7,8 +7,9 @@ SPARQL) → `interop` (export, import, validation, reasoning) and `visual`. Capt
 Every exception raised derives from `CnnprovError`.
 """
 
+from .capture.run import Run
 from .capture.schedules import StepDecay
-from .capture.tracker import Run, Tracker
+from .capture.tracker import Tracker
 from .errors import CnnprovError
 from .interop.export import export
 from .query.execute import QueryResult, run_query

@@ -35,7 +35,7 @@ ALLOWED = {
     "storage": {"base", "events", "graph"},
     "capture": {"base", "events", "graph", "storage"},
     "query": {"base", "graph", "storage"},
-    "interop": {"base", "graph", "storage", "query"},
+    "interop": {"base", "events", "graph", "storage", "query"},
     "visual": {"base", "graph", "storage", "query"},
     "demo": {"base", "capture"},
     "cli": {"base", "graph", "storage", "capture", "query", "interop", "visual", "demo"},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,12 @@ def test_user_errors_end_in_one_line_and_exit_2(
     err = capsys.readouterr().err
     assert err.startswith("cnnprov: error: ") and err.count("\n") == 1, err
     assert not (tmp_path / "missing").exists()  # nothing was created
+
+
+def test_export_takes_a_store_path_and_refuses_an_endpoint_with_a_clear_error(captured) -> None:
+    from cnnprov_rdf import export
+    from cnnprov_rdf.storage.store import open_for_reading
+
+    assert export(captured.store, "ntriples") == export(open_for_reading(captured.store), "ntriples")
+    with pytest.raises(ConfigurationError, match=re.escape("export reads an embedded store, and http://127.0.0.1:9")):
+        export("http://127.0.0.1:9")

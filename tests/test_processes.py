@@ -89,14 +89,17 @@ def test_sigkilled_training_leaves_an_openable_store_with_earlier_epochs(tmp_pat
 
 
 UNCAUGHT = """
-import keras, sys
+import atexit, keras, sys
 sys.path.insert(0, {tests!r})
-from conftest import train_tiny_alexnet
 from cnnprov_rdf.keras import ProvenanceCallback
+from cnnprov_rdf.capture.keras_patch import MODEL_PATCH
+
+atexit.register(lambda: print("PATCH LEFT", MODEL_PATCH.installed, flush=True))  # runs after the writer closed
 
 class Explode(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if epoch == 1:
+            print("EXCEPTHOOK UNCHANGED", sys.excepthook is sys.__excepthook__, flush=True)
             raise MemoryError("out of memory in epoch 2")
 
 from cnnprov_rdf.demo.alexnet import build_alexnet
@@ -110,12 +113,14 @@ model.fit(data.x_train, data.y_train, epochs=3, verbose=0,
 """
 
 
-def test_uncaught_exception_with_a_bare_callback_is_recorded_before_the_process_exits(tmp_path):
+def test_uncaught_exception_with_a_bare_callback_is_recorded_by_the_fit_wrapper_before_the_process_exits(tmp_path):
+    """The patched `keras.Model.fit` records the escaping error on the run (sys.excepthook is left alone)."""
     store = tmp_path / "store"
     script = UNCAUGHT.format(tests=str(Path(__file__).parent), store=str(store))
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=300)
     assert result.returncode == 1 and "MemoryError: out of memory in epoch 2" in result.stderr
+    assert "EXCEPTHOOK UNCHANGED True" in result.stdout and "PATCH LEFT False" in result.stdout
     rows = run_query(store, "runs").rows
     assert [(r["status"], r["epochs"]) for r in rows] == [("failed", 2)]
     errors = list(open_for_reading(store).query(

@@ -59,7 +59,7 @@ def test_the_capture_api_keeps_its_parameters() -> None:
 
 def test_the_query_and_export_api_keeps_its_parameters() -> None:
     assert parameters(cnnprov_rdf.run_query) == ["store", "name", "queries_dir", "params"]
-    assert parameters(cnnprov_rdf.export) == ["store", "format", "runs", "output"]
+    assert parameters(cnnprov_rdf.export) == ["store", "format", "runs", "output", "named_graphs"]
     assert parameters(cnnprov_rdf.open_for_reading) == ["path"]
     assert parameters(cnnprov_rdf.open_for_writing) == ["path"]
     assert {"columns", "rows"} <= {f for f in vars(cnnprov_rdf.QueryResult).get("__dataclass_fields__", {})} | set(

@@ -118,10 +118,13 @@ class Outage(keras.callbacks.Callback):
         if epoch == 0:
             self.server.stop()
         elif epoch == 2:
-            from cnnprov_rdf.capture.tracker import Tracker
+            from cnnprov_rdf.capture.registry import TRACKERS
             from cnnprov_rdf.graph.vocabulary import DEFAULT_BASE
+            from cnnprov_rdf.storage.destination import Endpoint
 
-            writer = Tracker._shared[(self.server.update_endpoint, DEFAULT_BASE)][0].writer
+            tracker = TRACKERS.find(Endpoint(self.server.url), DEFAULT_BASE)
+            assert tracker is not None
+            writer = tracker.writer
             assert writer.flush(timeout=30)  # epochs 2 and 3 are tried now, not after the writer's linger
             self.sink = writer._sink
             self.spooled_during_outage = self.sink.spooled
@@ -195,7 +198,7 @@ def test_sink_backs_off_without_waiting(tmp_path: Path) -> None:
     server = start_server(tmp_path / "srv", read_write=True, port=int(url.rsplit(":", 1)[1]))
     try:
         assert replay_spool(tmp_path / "s.nq") == 20
-        rows = select(server.url, "SELECT ?o WHERE { GRAPH ?g { ?s ?p ?o } }")
+        rows = select(server.url, "SELECT ?o WHERE { GRAPH <http://ex/g> { ?s ?p ?o } }")
         assert [row["o"] for row in rows] == ['a "b"\n\\']
     finally:
         server.stop()

@@ -408,8 +408,9 @@ def test_without_a_flush_events_become_visible_after_the_linger(make_writer) -> 
     assert epoch_results_in(sink.store) == {1}
 
 
-def test_closing_a_tracker_leaves_no_stale_write_ahead_log(tmp_path) -> None:
-    """RocksDB keeps a flushed log until the next writable open; closing does that open, so only data remains."""
+def test_close_leaves_the_log_to_the_next_open_which_folds_it_in(tmp_path) -> None:
+    """Closing does not wait for RocksDB's maintenance: a small session's writes stay in the write-ahead log,
+    which readers read at once; the next writable open folds the log into the store and deletes it."""
     from cnnprov_rdf.capture.tracker import Tracker
     from cnnprov_rdf.query.execute import run_query
 
@@ -419,11 +420,41 @@ def test_closing_a_tracker_leaves_no_stale_write_ahead_log(tmp_path) -> None:
         for n in range(1, 301):
             run.log_epoch(n, {"loss": 1 / n}, elapsed_seconds=0.5)
         run.end()
+    assert sum(f.stat().st_size for f in path.glob("*.log")) > 0  # left for the next open
+    assert len(run_query(path, "epoch-loss-time", run=run.run_id).rows) == 300  # readers see it all
+    with Tracker(path) as again:  # not locked; its writer thread opens the store, which folds the log in
+        assert again.flush(timeout=WAIT)
+        deadline = time.monotonic() + WAIT
+        while again.writer._sink.store is None and time.monotonic() < deadline:  # type: ignore[attr-defined]
+            time.sleep(0.01)
     logs = {f.name: f.stat().st_size for f in path.glob("*.log")}
     assert logs and set(logs.values()) == {0}, logs
     assert len(run_query(path, "epoch-loss-time", run=run.run_id).rows) == 300
-    with Tracker(path):  # not locked
-        pass
+
+
+def test_a_big_session_purges_its_log_when_it_closes(tmp_path) -> None:
+    from cnnprov_rdf.storage import sink as sink_module
+    from cnnprov_rdf.storage.store import open_for_writing
+
+    path = tmp_path / "store"
+    sink = StoreSink(open_for_writing(path), path, spool_path=tmp_path / "spool.nq")
+    for n in range(1, 101):
+        sink.write(to_quads(epoch(n)))
+    sink._logged_quads = sink_module.PURGE_QUADS  # as if the session had been big
+    sink.close()
+    logs = {f.name: f.stat().st_size for f in path.glob("*.log")}
+    assert logs and set(logs.values()) == {0}, logs
+
+
+def test_a_second_writer_in_this_process_fails_at_once_even_before_the_store_opens(tmp_path) -> None:
+    from cnnprov_rdf.storage.store import StoreLockedError
+
+    path = tmp_path / "store"
+    first = StoreSink.opening(path)
+    with pytest.raises(StoreLockedError, match="already open for writing in this process"):
+        StoreSink.opening(path)
+    first.close()
+    StoreSink.opening(path).close()  # released
 
 
 # --- shared nodes: written once per store -------------------------------------------------------------

@@ -1,34 +1,75 @@
 """`ProvenanceCallback`: one line in `model.fit(callbacks=[...])` records the run through a `Run`.
 
-This layer reads Keras objects (model, optimizer, fit arguments, sibling callbacks) and calls the
-framework-neutral tracker API. It knows no RDF. Any failure inside a hook is logged, never raised.
+This layer reads Keras objects (model, optimizer, sibling callbacks) and calls the framework-neutral tracker
+API. It knows no RDF. Any failure inside a hook is logged, never raised.
+
+Where the information comes from:
+
+* the model, its optimizer and `self.params` (epochs, steps): Keras' callback API;
+* the arguments of `fit`/`evaluate` (batch size, validation split, shuffle, `x` for the numbers of training
+  and test examples, `callbacks` for the learning-rate schedule), model files written by `Model.save` /
+  `save_weights` (ModelCheckpoint uses them) and an exception escaping `fit`: `keras_patch.MODEL_PATCH`, a
+  reversible class-level wrapper of `keras.Model.fit`, `evaluate`, `save` and `save_weights` that binds the
+  call's arguments with `inspect.signature`. A callback holds it while it may still see a call: from its
+  creation until `close()` (the end of its `with` block), a `fit` that raised, or its garbage collection
+  (a bare `callbacks=[ProvenanceCallback(store)]` is collected when `fit` returns). When the last holder is
+  done the originals are back. Importing this module reserves it for the first callback (`fit` in
+  `model.fit(callbacks=[ProvenanceCallback()])` is looked up before the callback exists). A `fit` looked up
+  while no callback held the patch (a later bare one-liner in the same process, or a callback reused after a
+  failed `fit`) records what `self.params` and the model tell: no fit arguments, no training examples, no
+  schedule, and an exception escaping it leaves the run "unfinished". Create the callback before the call
+  (`capture = ProvenanceCallback(...)`, or `with`) to be sure.
+
+The callback flushes at the end of `fit`, so that a bare `callbacks=[ProvenanceCallback(store)]` has its
+epochs in the store when `fit` returns; `close()` (or the end of `with`) releases the store.
 """
 
 from __future__ import annotations
 
 import functools
-import inspect
 import logging
 import os
 import sys
 import time
+import types
 import weakref
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-import keras
-import tensorflow as tf
+import keras  # type: ignore[import-untyped]
 
-from .events import HyperparameterValue, LayerInfo
+from ..storage.destination import Destination, destination_from
+from .environment import now
+from .events import HyperparameterValue
+from .keras_model import (
+    current_learning_rate,
+    describe_layers,
+    example_count,
+    is_number,
+    keras_agents,
+    optimizer_hyperparameters,
+    plain,
+    train_example_count,
+)
+from .keras_patch import MODEL_PATCH, CallObserver, KerasCall
+from .registry import TRACKERS
+from .run import Run
 from .schedules import StepDecay
-from .tracker import Run, Tracker, local_agents, now
+from .tracker import Tracker
+
+__all__ = ["ProvenanceCallback", "describe_layers", "keras_agents"]
 
 log = logging.getLogger(__name__)
 
 #: Arguments of `Model.fit` recorded as hyperparameters when they are set.
 _FIT_ARGUMENTS = ("epochs", "batch_size", "validation_split", "shuffle", "initial_epoch", "steps_per_epoch")
+
+
+# The first bare `model.fit(..., callbacks=[ProvenanceCallback(store)])` of a script looks `fit` up before the
+# callback exists: the patch is reserved now, and that callback takes it over.
+MODEL_PATCH.reserve()
 
 
 def _guarded(hook: Callable[..., None]) -> Callable[..., None]:
@@ -49,125 +90,19 @@ def _guarded(hook: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
-@functools.cache
-def keras_agents() -> Any:
-    """The software, device, user and host of this process (computed once: they do not change)."""
-    gpus = tf.config.list_physical_devices("GPU")
-    device_name = None
-    if gpus:
-        details = tf.config.experimental.get_device_details(gpus[0])
-        device_name = details.get("device_name", gpus[0].name)
-    return local_agents(
-        framework_name="TensorFlow",
-        framework_version=tf.__version__,
-        keras_version=keras.__version__,
-        device_kind="GPU" if gpus else "CPU",
-        device_name=device_name,
-    )
+class ProvenanceCallback(keras.callbacks.Callback, CallObserver):
+    """Records a Keras training as W3C PROV in a provenance store or at a SPARQL endpoint.
 
-
-def _int_attribute(layer: keras.layers.Layer, name: str) -> int | None:
-    value = getattr(layer, name, None)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _shape_attribute(layer: keras.layers.Layer, *names: str) -> tuple[int, ...] | None:
-    for name in names:
-        value = getattr(layer, name, None)
-        if isinstance(value, tuple | list) and all(isinstance(v, int) for v in value):
-            return tuple(value)
-    return None
-
-
-def describe_layers(model: keras.Model) -> list[LayerInfo]:
-    """Each layer's kind, position and shape parameters, read from its attributes (`get_config` would
-    serialise every initializer and policy: several times slower, on the training thread)."""
-    layers = []
-    for index, layer in enumerate(model.layers, start=1):
-        activation = getattr(getattr(layer, "activation", None), "__name__", None)  # a lambda has "<lambda>"
-        layers.append(LayerInfo(
-            index=index,
-            name=layer.name,
-            kind=type(layer).__name__,
-            parameter_count=int(layer.count_params()) if layer.built else 0,
-            filters=_int_attribute(layer, "filters"),
-            kernel_size=_shape_attribute(layer, "kernel_size", "pool_size"),
-            strides=_shape_attribute(layer, "strides"),
-            units=_int_attribute(layer, "units"),
-            activation=activation if isinstance(activation, str) and not activation.startswith("<") else None,
-            dropout_rate=float(layer.rate) if isinstance(layer, keras.layers.Dropout) else None,
-        ))
-    return layers
-
-
-def current_learning_rate(optimizer: keras.optimizers.Optimizer | None) -> float | None:
-    """The optimizer's rate now (a schedule's value at the current step); None without an optimizer."""
-    if optimizer is None:
-        return None
-    return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
-
-
-def _plain(value: Any) -> HyperparameterValue | None:
-    if isinstance(value, bool | int | float | str):
-        return value
-    return None
-
-
-def optimizer_hyperparameters(optimizer: keras.optimizers.Optimizer) -> dict[str, HyperparameterValue]:
-    """The learning rate, the optimizer's class and its plain settings, from one `get_config` (which reads the
-    rate variable anyway; a schedule's rate is its value at the current step)."""
-    config = optimizer.get_config()
-    rate = config.get("learning_rate")
-    values: dict[str, HyperparameterValue] = {
-        "learning_rate": float(rate) if isinstance(rate, int | float) and not isinstance(rate, bool)
-        else current_learning_rate(optimizer),
-        "optimizer": type(optimizer).__name__,
-    }
-    for key, value in config.items():
-        if key in ("name", "learning_rate") or value is None:
-            continue
-        plain = _plain(value)
-        if plain is not None:
-            values[f"optimizer.{key}"] = plain
-    return values
-
-
-def _call_frame(model: keras.Model, method: str = "fit") -> Mapping[str, Any]:
-    """The local variables of the running `Model.fit` (or `evaluate`) call, or {} outside it."""
-    frame = inspect.currentframe()
-    while frame is not None:
-        if frame.f_code.co_name == method and frame.f_locals.get("self") is model:
-            return frame.f_locals
-        frame = frame.f_back
-    return {}
-
-
-_TRAINING: weakref.WeakSet[ProvenanceCallback] = weakref.WeakSet()
-_previous_excepthook = sys.excepthook
-
-
-def _record_uncaught(kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
-    """An exception nobody caught ends the process: record it on every run still inside `fit` first."""
-    for callback in list(_TRAINING):
-        try:
-            callback.fail_training(error)
-        except Exception:
-            log.warning("cnnprov-rdf: could not record the uncaught %s", kind.__name__, exc_info=True)
-    _previous_excepthook(kind, error, tb)
-
-
-class ProvenanceCallback(keras.callbacks.Callback):
-    """Records a Keras training as W3C PROV in a provenance store.
-
-    `model.fit(x, y, callbacks=[ProvenanceCallback(store="provenance")])` records hyperparameters,
-    architecture, every epoch (every batch too with `per_batch=True`), learning-rate adaptations, model files
-    and errors; pass the same callback to `model.evaluate` to record the testing step. Call `close()` (or use
-    `with`) to flush.
+    `model.fit(x, y, callbacks=[ProvenanceCallback("provenance")])` records hyperparameters, architecture,
+    every epoch (every batch too with `per_batch=True`), learning-rate adaptations, model files and errors,
+    and flushes when `fit` ends. Pass the same callback to `model.evaluate` to record the testing step; files
+    that `model.save` writes are recorded until `close()` (or the end of `with ProvenanceCallback(...) as
+    capture:`), which also releases the store.
     """
 
     def __init__(
         self,
-        store: str | os.PathLike[str] | None = None,
+        store: str | os.PathLike[str] | Destination | None = None,
         *,
         tracker: Tracker | None = None,
         run_name: str | None = None,
@@ -176,7 +111,9 @@ class ProvenanceCallback(keras.callbacks.Callback):
         endpoint: str | None = None,
         per_batch: bool = False,
     ) -> None:
-        """`per_batch=True` also records every training batch's metrics (a `cnn:BatchResult` each)."""
+        """`store` is a store path or an http(s) SPARQL endpoint URL (`storage.destination.parse_destination`);
+        `endpoint=` names an endpoint explicitly. `per_batch=True` also records every training batch's metrics
+        (a `cnn:BatchResult` each)."""
         super().__init__()
         #: Seconds spent inside each of this callback's hooks, on the training thread (its direct cost there).
         self.hook_seconds: dict[str, float] = {}
@@ -184,14 +121,12 @@ class ProvenanceCallback(keras.callbacks.Callback):
         if per_batch:
             # Only then is there a batch hook: Keras runs batch hooks of all callbacks synchronously, and waits
             # for each step's metrics, as soon as one callback defines one.
-            self.on_train_batch_end = self._record_batch  # type: ignore[method-assign]
+            # Bound to a weak proxy: a bound method of `self` stored on `self` would be a reference cycle, and the
+            # callback (with its hold on the patch) would outlive a bare `fit` until the garbage collector runs.
+            self.on_train_batch_end = types.MethodType(  # type: ignore[method-assign]
+                type(self)._record_batch, weakref.proxy(self))
         self._owns_tracker = tracker is None
-        if tracker is not None:
-            self.tracker = tracker
-        elif endpoint is not None:  # a SPARQL endpoint (base or /update URL) instead of an embedded store
-            self.tracker = Tracker.shared(store, endpoint=endpoint)
-        else:
-            self.tracker = Tracker.shared(store)
+        self.tracker = tracker if tracker is not None else TRACKERS.acquire(destination_from(store, endpoint))
         self.run_name = run_name
         self.user_hyperparameters = dict(hyperparameters or {})
         self.dataset = dict(dataset or {})
@@ -202,34 +137,65 @@ class ProvenanceCallback(keras.callbacks.Callback):
         self._epoch_began_at: datetime | None = None
         self._test_started: datetime | None = None
         self._test_examples: int | None = None
-        self._patched: set[int] = set()
+        self._calls: list[KerasCall] = []  # the patched fit/evaluate calls running with this callback
+        self._managed = False  # inside `with`
+        self._hold: weakref.finalize | None = None
         self._released = False
+        self._arm()
+
+    # --- the patch (keras_patch) --------------------------------------------------------------------
+
+    def _arm(self) -> None:
+        """Hold `MODEL_PATCH` (given back by `_disarm`, or when this callback is garbage-collected)."""
+        if self._hold is None or not self._hold.alive:
+            self._hold = weakref.finalize(self, MODEL_PATCH.hold(self).release)
+
+    def _disarm(self) -> None:
+        if self._hold is not None:
+            self._hold()
+            self._hold = None
+
+    def call_started(self, call: KerasCall) -> None:
+        self._calls.append(call)
+
+    def call_ended(self, call: KerasCall) -> None:
+        if call in self._calls:
+            self._calls.remove(call)
+
+    def call_failed(self, call: KerasCall, error: BaseException) -> None:
+        if call.method == "fit" and call.model is self.model:
+            self.fail_training(error)
+            if not self._managed:
+                self._disarm()
+
+    def file_saved(self, model: keras.Model, filepath: Any) -> None:
+        if model is self.model:
+            self._record_file(filepath)
+
+    def _call(self, method: str) -> Mapping[str, Any]:
+        """The arguments of the innermost running `method` call on this callback's model, or {}."""
+        for call in reversed(self._calls):
+            if call.method == method and call.model is self.model:
+                return call.arguments
+        return {}
 
     # --- Keras hooks --------------------------------------------------------------------------------
 
-    def set_model(self, model: keras.Model) -> None:
-        super().set_model(model)
-        self._record_saves(model)
-
     @_guarded
     def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
-        fit = _call_frame(self.model)
+        fit = self._call("fit")
         if self.run is None or self.run.ended:
             self.run = self.tracker.start_run(
                 name=self.run_name, planned_epochs=self.params.get("epochs"), agents=keras_agents(),
             )
         self._in_fit = True
-        _TRAINING.add(self)
-        if sys.excepthook is not _record_uncaught:
-            global _previous_excepthook
-            _previous_excepthook, sys.excepthook = sys.excepthook, _record_uncaught
         run = self.run
         hyperparameters: dict[str, HyperparameterValue] = {}
         if getattr(self.model, "optimizer", None) is not None:
             hyperparameters.update(optimizer_hyperparameters(self.model.optimizer))
         hyperparameters["epochs"] = int(self.params.get("epochs") or 0)
         for name in _FIT_ARGUMENTS:
-            value = _plain(fit.get(name))
+            value = plain(fit.get(name))
             if value is not None:
                 hyperparameters.setdefault(name, value)
         loss = getattr(self.model, "loss", None)
@@ -238,8 +204,8 @@ class ProvenanceCallback(keras.callbacks.Callback):
         hyperparameters.update(self.user_hyperparameters)
         run.log_hyperparameters(hyperparameters)
         run.log_architecture(self.model.name, int(self.model.count_params()), describe_layers(self.model))
-        self._log_schedule(fit.get("callbacks"))
-        self._log_dataset(fit)
+        self._log_schedule(run, fit.get("callbacks"))
+        self._log_dataset(run, fit)
 
     @_guarded
     def on_epoch_begin(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
@@ -269,71 +235,56 @@ class ProvenanceCallback(keras.callbacks.Callback):
         # The rate this epoch trained with: the one a scheduler logged before changing it (LearningRateScheduler,
         # ReduceLROnPlateau), else the optimizer's, which schedulers change only at the next epoch's begin.
         logged_rate = logs.get("learning_rate")
-        rate = float(logged_rate) if _is_number(logged_rate) else current_learning_rate(
+        rate = float(logged_rate) if logged_rate is not None and is_number(logged_rate) else current_learning_rate(
             getattr(self.model, "optimizer", None))
         if rate is not None:
             self.run.log_learning_rate(epoch + 1, rate, at=self._epoch_began_at)
-        metrics = {k: float(v) for k, v in logs.items() if k != "learning_rate" and _is_number(v)}
+        metrics = {k: float(v) for k, v in logs.items() if k != "learning_rate" and is_number(v)}
         self.run.log_epoch(epoch + 1, metrics, elapsed_seconds=elapsed)
 
     @_guarded
     def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
         self._in_fit = False
-        _TRAINING.discard(self)
         if self.run is not None:
             self.run.end()
+        self.tracker.flush()
 
     @_guarded
     def on_test_begin(self, logs: Mapping[str, Any] | None = None) -> None:
         self._test_started = now()
-        self._test_examples = None if self._in_fit else _length(_call_frame(self.model, "evaluate").get("x"))
+        self._test_examples = None if self._in_fit else example_count(self._call("evaluate").get("x"))
 
     @_guarded
     def on_test_end(self, logs: Mapping[str, Any] | None = None) -> None:
         if self._in_fit or self.run is None:
             return  # validation inside fit is already in the epoch's metrics
-        metrics = {k: float(v) for k, v in (logs or {}).items() if _is_number(v)}
+        metrics = {k: float(v) for k, v in (logs or {}).items() if is_number(v)}
         self.run.log_test(metrics, started_at=self._test_started, test_examples=self._test_examples)
 
     # --- helpers ------------------------------------------------------------------------------------
 
-    def _log_schedule(self, callbacks: Any) -> None:
-        for callback in getattr(callbacks, "callbacks", None) or []:
+    def _log_schedule(self, run: Run, callbacks: Any) -> None:
+        for callback in getattr(callbacks, "callbacks", callbacks) or []:
             if isinstance(callback, keras.callbacks.LearningRateScheduler):
                 schedule = callback.schedule
                 if isinstance(schedule, StepDecay):
-                    self.run.log_schedule(schedule)
+                    run.log_schedule(schedule)
                 else:
-                    self.run.log_schedule(getattr(schedule, "__name__", type(schedule).__name__))
+                    run.log_schedule(getattr(schedule, "__name__", type(schedule).__name__))
                 return
             if isinstance(callback, keras.callbacks.ReduceLROnPlateau):
-                self.run.log_schedule("reduce-on-plateau", factor=float(callback.factor))
+                run.log_schedule("reduce-on-plateau", factor=float(callback.factor))
                 return
 
-    def _log_dataset(self, fit: Mapping[str, Any]) -> None:
+    def _log_dataset(self, run: Run, fit: Mapping[str, Any]) -> None:
         dataset = dict(self.dataset)
-        trained_on = _length(fit.get("x"))  # Keras has already cut the validation split off `x` here
-        validation = _plain(fit.get("validation_split")) or 0.0
+        trained_on = train_example_count(fit)
+        validation = plain(fit.get("validation_split")) or 0.0
         if trained_on is not None:
             dataset.setdefault("train_examples", trained_on)
-        if validation:
+        if validation and fit.get("validation_data") is None:
             dataset.setdefault("validation_fraction", float(validation))
-        self.run.log_dataset(dataset.pop("name", "in-memory arrays"), **dataset)
-
-    def _record_saves(self, model: keras.Model) -> None:
-        """Wrap `model.save` / `save_weights` (also used by ModelCheckpoint) to record the written file."""
-        if id(model) in self._patched:
-            return
-        self._patched.add(id(model))
-        for method_name in ("save", "save_weights"):
-            original = getattr(model, method_name)
-
-            def recorder(filepath: Any, *args: Any, _original: Callable[..., Any] = original, **kwargs: Any) -> Any:
-                result = _original(filepath, *args, **kwargs)
-                self._record_file(filepath)
-                return result
-
-            object.__setattr__(model, method_name, recorder)
+        run.log_dataset(dataset.pop("name", "in-memory arrays"), **dataset)
 
     @_guarded
     def _record_file(self, filepath: Any) -> None:
@@ -343,29 +294,33 @@ class ProvenanceCallback(keras.callbacks.Callback):
     # --- lifecycle ----------------------------------------------------------------------------------
 
     def fail_training(self, error: BaseException) -> None:
-        """Record that `fit` was left by `error`, and end the run as failed."""
+        """Record that `fit` was left by `error`, end the run as failed, and flush."""
         if self.run is not None and self._in_fit:
             self.run.fail(error)
             self.run.end()
+            self.tracker.flush()
         self._in_fit = False
-        _TRAINING.discard(self)
 
     def close(self) -> None:
-        """End the run (recording an exception being handled, if any) and flush everything to the store."""
+        """End the run (recording an exception being handled, if any), give the patch back and flush everything
+        to the store (releasing it, when the store was given by path or URL)."""
         error = sys.exc_info()[1]
         if isinstance(error, Exception):
             self.fail_training(error)
         if self.run is not None and self._in_fit:
             self.run.end()
         self._in_fit = False
-        _TRAINING.discard(self)
+        self._managed = False
+        self._disarm()
         if self._owns_tracker and not self._released:
             self._released = True
-            self.tracker.release()
+            TRACKERS.release(self.tracker)
         else:
             self.tracker.flush()
 
     def __enter__(self) -> ProvenanceCallback:
+        self._managed = True
+        self._arm()
         return self
 
     def __exit__(
@@ -374,18 +329,3 @@ class ProvenanceCallback(keras.callbacks.Callback):
         if exc is not None:
             self.fail_training(exc)
         self.close()
-
-
-def _length(data: Any) -> int | None:
-    """How many examples an in-memory input holds (None for datasets and generators)."""
-    if isinstance(data, tf.data.Dataset) or not hasattr(data, "__len__"):
-        return None
-    return len(data)
-
-
-def _is_number(value: Any) -> bool:
-    try:
-        float(value)
-    except (TypeError, ValueError):
-        return False
-    return True

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import ConfigurationError
+
 
 @dataclass(frozen=True)
 class StepDecay:
@@ -20,9 +22,9 @@ class StepDecay:
 
     def __post_init__(self) -> None:
         if self.every < 1:
-            raise ValueError(f"StepDecay.every must be >= 1, got {self.every}")
+            raise ConfigurationError(f"StepDecay.every must be >= 1, got {self.every}")
         if not self.factor > 0:
-            raise ValueError(f"StepDecay.factor must be > 0, got {self.factor}")
+            raise ConfigurationError(f"StepDecay.factor must be > 0, got {self.factor}")
 
     def __call__(self, epoch: int, current_rate: float | None = None) -> float:
         return float(self.initial * self.factor ** (epoch // self.every))

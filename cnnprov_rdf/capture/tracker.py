@@ -1,134 +1,28 @@
-"""The framework-neutral capture API: a `Tracker` owns the writer, a `Run` has one method per event.
+"""The framework-neutral capture API: a `Tracker` owns the writer to one destination and starts `Run`s.
 
-A custom TensorFlow or PyTorch loop calls these methods directly; the Keras callback is a thin layer
-over them. Methods only build events and enqueue them: nothing here touches RDF or the store.
+A custom TensorFlow or PyTorch loop calls a run's methods directly; the Keras callback is a thin layer
+over them. Nothing here touches RDF: events are handed to the storage layer's asynchronous writer.
 """
 
 from __future__ import annotations
 
-import getpass
-import logging
-import math
 import os
-import platform
-import socket
-import threading
-import time
-import traceback
 import uuid
-from collections.abc import Mapping
-from datetime import UTC, datetime
-from hashlib import sha256
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from types import TracebackType
-from typing import Any, ClassVar
 
-from ..graph.mapping import RunIris
-from ..graph.metrics import best_tracked
 from ..graph.vocabulary import DEFAULT_BASE
-from ..storage.destination import default_store_path
-from ..storage.store import open_for_writing
+from ..storage.destination import Destination, Endpoint, StoreLocation, destination_from
+from ..storage.endpoint import EndpointSink
 from ..storage.writer import AsyncWriter, StoreSink
-from .events import (
-    Agents,
-    ArchitectureRecorded,
-    BatchEnded,
-    DatasetRecorded,
-    EpochEnded,
-    Event,
-    HyperparametersRecorded,
-    HyperparameterValue,
-    LayerInfo,
-    LearningRateChanged,
-    ModelFileSaved,
-    RunEnded,
-    RunFailed,
-    RunStarted,
-    RunSummary,
-    ScheduleRecorded,
-    TestingDone,
-)
-from .schedules import StepDecay
+from .environment import file_digest, local_agents, now
+from .events import Agents, Event
+from .run import Run
 
-log = logging.getLogger(__name__)
-
-_HIGHER_IS_BETTER = best_tracked(higher=True)
-_LOWER_IS_BETTER = best_tracked(higher=False)
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def package_version() -> str:
-    try:
-        return version("cnnprov-rdf")
-    except PackageNotFoundError:
-        return "0+unknown"
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def local_agents(
-    framework_name: str | None = None,
-    framework_version: str | None = None,
-    keras_version: str | None = None,
-    device_kind: str = "CPU",
-    device_name: str | None = None,
-) -> Agents:
-    """The software, device, user and host of this process."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
-    return Agents(
-        software_version=package_version(),
-        python_version=platform.python_version(),
-        framework_name=framework_name,
-        framework_version=framework_version,
-        keras_version=keras_version,
-        device_kind=device_kind,
-        device_name=device_name or cpu_name(),
-        host_name=socket.gethostname(),
-        user_name=user,
-    )
-
-
-def file_digest(path: Path) -> tuple[int, str]:
-    """Size in bytes and SHA-256 of a file (of all files, for a directory such as a SavedModel)."""
-    digest = sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    size = 0
-    for file in files:
-        with file.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-                size += len(chunk)
-    return size, digest.hexdigest()
-
-
-def _target(store: str | os.PathLike[str] | None, endpoint: str | None) -> Path | str:
-    """Where a tracker writes: an endpoint's /update URL, or the resolved store path (the default store)."""
-    if endpoint is not None:
-        if store is not None:
-            raise ValueError("give either a store or an endpoint, not both")
-        from ..storage.endpoint import update_url
-
-        return update_url(endpoint)
-    return (Path(store) if store is not None else default_store_path()).resolve()
+__all__ = ["Run", "Tracker", "file_digest", "local_agents", "now"]
 
 
 class Tracker:
-    """Owns one asynchronous writer to a store; starts runs.
+    """Owns one asynchronous writer to a store or a SPARQL endpoint; starts runs.
 
     >>> with Tracker("provenance") as tracker:          # doctest: +SKIP
     ...     with tracker.start_run(planned_epochs=2) as run:
@@ -137,65 +31,31 @@ class Tracker:
 
     def __init__(
         self,
-        store: str | os.PathLike[str] | None = None,
+        store: str | os.PathLike[str] | Destination | None = None,
         *,
         base: str = DEFAULT_BASE,
         max_pending: int = 10_000,
         endpoint: str | None = None,
         linger: float = 1.0,
     ) -> None:
-        """Write to the embedded store at `store`, or, with `endpoint` (a SPARQL server's base or /update
-        URL), to that endpoint through SPARQL Update, spooling locally while it is unavailable. Events
-        reach it in batches, at most about `linger` seconds after they happened (see `AsyncWriter`)."""
+        """Write to `store`: an embedded store's path, or an http(s) SPARQL endpoint URL (a server's base or
+        /update URL), as `storage.destination.parse_destination` reads it; `endpoint=` names an endpoint
+        explicitly. An endpoint gets SPARQL Update, spooled locally while it is unavailable. Events reach
+        the destination in batches, at most about `linger` seconds after they happened (see `AsyncWriter`)."""
         self.base = base
-        self.endpoint = endpoint
-        if endpoint is not None:
-            from ..storage.endpoint import EndpointSink
-
-            self.endpoint = str(_target(store, endpoint))
-            self.store_path: Path | None = None
+        self.destination: Destination = destination_from(store, endpoint)
+        #: The update URL written to, for an endpoint; else None.
+        self.endpoint: str | None = None
+        #: The store's directory, for an embedded store; else None.
+        self.store_path: Path | None = None
+        if isinstance(self.destination, Endpoint):
+            self.endpoint = self.destination.update_url
             self.writer = AsyncWriter(EndpointSink(self.endpoint), base=base, max_pending=max_pending, linger=linger)
             return
-        self.store_path = Path(store) if store is not None else default_store_path()
-        sink = StoreSink(open_for_writing(self.store_path), self.store_path)
-        spool = self.store_path.with_name(self.store_path.name + ".unwritten.nq")
-        self.writer = AsyncWriter(sink, base=base, spool_path=spool, max_pending=max_pending, linger=linger)
-
-    _shared: ClassVar[dict[tuple[Path | str, str], list[Any]]] = {}
-    _shared_lock: ClassVar[threading.Lock] = threading.Lock()
-
-    @classmethod
-    def shared(
-        cls, store: str | os.PathLike[str] | None = None, *, base: str = DEFAULT_BASE, endpoint: str | None = None
-    ) -> Tracker:
-        """The tracker of this process for `store` (or `endpoint`), opened on first use: a store has one writer
-        per process, so several callbacks (a grid search in one script) share it. Pair each call with `release()`."""
-        target = _target(store, endpoint)
-        with cls._shared_lock:
-            entry = cls._shared.get((target, base))
-            if entry is None or entry[0].writer.closed:
-                tracker = cls(endpoint=target, base=base) if endpoint is not None else cls(target, base=base)
-                entry = cls._shared[(target, base)] = [tracker, 0]
-            entry[1] += 1
-            return entry[0]
-
-    def _shared_key(self) -> tuple[Path | str, str]:
-        return (_target(self.store_path, self.endpoint), self.base)
-
-    def release(self) -> None:
-        """Give back a `shared()` tracker: flush, and close it when its last user releases it."""
-        with Tracker._shared_lock:
-            key = self._shared_key()
-            entry = Tracker._shared.get(key)
-            if entry is None or entry[0] is not self:
-                self.close()
-                return
-            entry[1] -= 1
-            if entry[1] > 0:
-                self.flush()
-                return
-            del Tracker._shared[key]
-        self.close()
+        path = self.destination.path
+        self.store_path = path
+        sink = StoreSink.opening(path)  # opened on the writer thread; spools to the user cache folder
+        self.writer = AsyncWriter(sink, base=base, max_pending=max_pending, linger=linger)
 
     def start_run(
         self,
@@ -216,6 +76,10 @@ class Tracker:
     def close(self) -> None:
         self.writer.close()
 
+    @property
+    def closed(self) -> bool:
+        return self.writer.closed
+
     def __enter__(self) -> Tracker:
         return self
 
@@ -223,191 +87,8 @@ class Tracker:
         self.close()
 
 
-class Run:
-    """One training run. Epochs are 1-based. Every method enqueues one event and returns at once."""
-
-    def __init__(
-        self,
-        tracker: Tracker,
-        run_id: str,
-        *,
-        name: str | None = None,
-        planned_epochs: int | None = None,
-        agents: Agents | None = None,
-    ) -> None:
-        self.tracker = tracker
-        self.run_id = run_id
-        self.iri = RunIris(run_id, tracker.base).run.value
-        self._started = time.perf_counter()
-        self._hyperparameters: dict[str, HyperparameterValue] = {}
-        self._rates: dict[int, float] = {}
-        self._adaptations = 0
-        self._tests = 0
-        self._schedule_known = False
-        self._dataset_known = False
-        self._epochs = 0
-        self._last_epoch_time = self._started
-        self._final: dict[str, float] = {}
-        self._best: dict[str, float] = {}
-        self._failed = False
-        self.ended = False
-        self._submit(RunStarted(run_id, now(), agents or local_agents(), name, planned_epochs))
-
-    def _submit(self, event: Event) -> None:
-        self.tracker.submit(event)
-
-    # --- before training ----------------------------------------------------------------------------
-
-    def log_hyperparameters(
-        self, values: Mapping[str, HyperparameterValue] | None = None, **more: HyperparameterValue
-    ) -> None:
-        """Record hyperparameter settings. A name is recorded once; a later different value is ignored."""
-        new: dict[str, HyperparameterValue] = {}
-        for key, value in {**(values or {}), **more}.items():
-            if not isinstance(value, bool | int | float | str):
-                value = str(value)
-            if key in self._hyperparameters:
-                if self._hyperparameters[key] != value:
-                    log.warning("cnnprov-rdf: hyperparameter %r already recorded as %r; %r ignored",
-                                key, self._hyperparameters[key], value)
-                continue
-            new[key] = self._hyperparameters[key] = value
-        if new:
-            self._submit(HyperparametersRecorded(self.run_id, new))
-
-    def log_dataset(
-        self,
-        name: str,
-        *,
-        location: str | None = None,
-        train_fraction: float | None = None,
-        train_examples: int | None = None,
-        test_examples: int | None = None,
-        validation_fraction: float | None = None,
-    ) -> None:
-        self._dataset_known = True
-        self._submit(DatasetRecorded(
-            self.run_id, name, location, train_fraction, train_examples, test_examples, validation_fraction,
-        ))
-
-    def log_architecture(self, model_name: str, parameter_count: int, layers: list[LayerInfo]) -> None:
-        self._submit(ArchitectureRecorded(self.run_id, model_name, parameter_count, tuple(layers)))
-
-    def log_schedule(
-        self,
-        kind: str | StepDecay,
-        *,
-        initial_rate: float | None = None,
-        factor: float | None = None,
-        every: int | None = None,
-    ) -> None:
-        """Record the learning-rate schedule; a `StepDecay` records its own initial rate, factor and period."""
-        if isinstance(kind, StepDecay):
-            kind, initial_rate, factor, every = "step-decay", kind.initial, kind.factor, kind.every
-        self._schedule_known = True
-        self._submit(ScheduleRecorded(self.run_id, kind, initial_rate, factor, every))
-
-    # --- during training ----------------------------------------------------------------------------
-
-    def log_learning_rate(self, epoch: int, rate: float, *, at: datetime | None = None) -> None:
-        """The rate in force during `epoch`; a change from the previous epoch is recorded as an adaptation that
-        took place `at` (default: now; the Keras callback passes the time the epoch began)."""
-        rate = float(rate)
-        self._rates[epoch] = rate
-        previous = self._rates.get(epoch - 1)
-        if previous is not None and not math.isclose(previous, rate, rel_tol=1e-7, abs_tol=0.0):
-            self._adaptations += 1
-            self._submit(LearningRateChanged(
-                self.run_id, self._adaptations, epoch - 1, previous, rate, at or now(), self._schedule_known,
-            ))
-
-    def log_epoch(
-        self,
-        epoch: int,
-        metrics: Mapping[str, float],
-        *,
-        elapsed_seconds: float | None = None,
-        learning_rate: float | None = None,
-    ) -> None:
-        """Record one finished epoch. `elapsed_seconds` defaults to the time since the previous epoch ended."""
-        clock = time.perf_counter()
-        if elapsed_seconds is None:
-            elapsed_seconds = clock - self._last_epoch_time
-        self._last_epoch_time = clock
-        if learning_rate is not None and self._rates.get(epoch) != float(learning_rate):
-            self.log_learning_rate(epoch, learning_rate)
-        values = {name: float(value) for name, value in metrics.items()}
-        self._epochs = max(self._epochs, epoch)
-        self._final = values
-        for name, value in values.items():
-            if math.isnan(value):
-                continue
-            if name in _HIGHER_IS_BETTER:
-                self._best[name] = max(self._best.get(name, value), value)
-            elif name in _LOWER_IS_BETTER:
-                self._best[name] = min(self._best.get(name, value), value)
-        rate = self._rates.get(epoch)
-        self._submit(EpochEnded(self.run_id, epoch, values, float(elapsed_seconds), now(), rate))
-
-    def log_batch(self, epoch: int, batch: int, metrics: Mapping[str, float]) -> None:
-        """Record one finished training batch (1-based `batch` within 1-based `epoch`): its metric values."""
-        values = {name: float(value) for name, value in metrics.items()}
-        self._submit(BatchEnded(self.run_id, epoch, batch, values, now()))
-
-    # --- after training -----------------------------------------------------------------------------
-
-    def log_test(
-        self,
-        metrics: Mapping[str, float],
-        *,
-        started_at: datetime | None = None,
-        test_examples: int | None = None,
-    ) -> None:
-        """Record a testing step: the trained model evaluated on test data."""
-        self._tests += 1
-        ended = now()
-        self._submit(TestingDone(
-            self.run_id, self._tests, {k: float(v) for k, v in metrics.items()}, started_at or ended, ended,
-            test_examples, self._dataset_known,
-        ))
-
-    def log_model_file(self, path: str | os.PathLike[str], *, epoch: int | None = None) -> None:
-        """Record a saved model file (path, size, SHA-256). A missing file logs a warning."""
-        file = Path(path)
-        try:
-            size, digest = file_digest(file)
-        except OSError as error:
-            log.warning("cnnprov-rdf: model file %s not recorded: %s", file, error)
-            return
-        self._submit(ModelFileSaved(self.run_id, str(file.resolve()), size, digest, now(), epoch))
-
-    def fail(self, error: BaseException) -> None:
-        """Record an error (type and message) and mark the run failed when it ends. Recorded once."""
-        if self._failed:
-            return
-        self._failed = True
-        message = str(error) or "".join(traceback.format_exception_only(type(error), error)).strip()
-        self._submit(RunFailed(self.run_id, type(error).__name__, message, now()))
-
-    def end(self) -> None:
-        """Record the end of training with its summary. Later testing and model files are still recorded."""
-        if self.ended:
-            return
-        self.ended = True
-        summary = RunSummary(
-            epochs_completed=self._epochs,
-            total_training_seconds=time.perf_counter() - self._started,
-            final_metrics=dict(self._final),
-            best_metrics=dict(self._best),
-        )
-        self._submit(RunEnded(self.run_id, now(), "failed" if self._failed else "finished", summary))
-
-    def __enter__(self) -> Run:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if exc is not None:
-            self.fail(exc)
-        self.end()
+def destination_key(destination: Destination) -> str:
+    """One string per place written to: a store's resolved directory, an endpoint's update URL."""
+    if isinstance(destination, StoreLocation):
+        return str(destination.path.resolve())
+    return destination.update_url

@@ -7,8 +7,8 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
 
+from ..capture.environment import package_version
 from ..errors import CnnprovError
 from . import demo_command, query_commands, remote_commands, store_commands, visual_commands
 from .options import runs_parent, store_parent
@@ -17,16 +17,9 @@ from .output import format_rows
 __all__ = ["build_parser", "format_rows", "main"]
 
 
-def _version() -> str:
-    try:
-        return version("cnnprov-rdf")
-    except PackageNotFoundError:
-        return "0+unknown"
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cnnprov", description="CNN training provenance as a PROV-O graph.")
-    parser.add_argument("--version", action="version", version=f"cnnprov {_version()}")
+    parser.add_argument("--version", action="version", version=f"cnnprov {package_version()}")
     store, runs = store_parent(), runs_parent()
     sub = parser.add_subparsers(dest="command", required=True)
     demo_command.register(sub, store)

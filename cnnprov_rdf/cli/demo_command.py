@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from ..errors import CnnprovError
 from ..interop.export import export
 from ..query.execute import run_query
 from ..storage.store import open_for_reading
@@ -20,6 +21,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     config = TrainingConfig(epochs=args.epochs, run_name="demo")
     print(f"Training AlexNet for {config.epochs} epochs with capture into {args.store} …", file=sys.stderr)
     outcome = train_alexnet(config, store=args.store)
+    if outcome.run_id is None:
+        raise CnnprovError("the demo training recorded no run")
     result = run_query(args.store, "epoch-loss-time", run=outcome.run_id)
     print("What were the loss and the elapsed training time of each epoch?")
     print(format_rows(result.columns, result.rows, "table"))

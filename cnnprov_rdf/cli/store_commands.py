@@ -7,7 +7,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..errors import ConfigurationError
 from ..interop.export import EXTENSIONS, FORMATS, export
+from ..interop.importers.registry import FOREIGN_TOOLS, import_foreign
 from ..interop.interchange import IMPORT_FORMATS, PROV_EXPORT_FORMATS, export_prov, import_file
 from ..interop.reasoning import reason, remove_inferences
 from ..interop.validation import validate
@@ -27,7 +29,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         args.output.write_text(text, encoding="utf-8")
         print(f"wrote {args.output}", file=sys.stderr)
         return 0
-    data = export(store, args.format, args.run, args.output)
+    data = export(store, args.format, args.run, args.output, named_graphs=True if args.named_graphs else None)
     if data is not None:
         sys.stdout.buffer.write(data)
     else:
@@ -36,7 +38,18 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    if args.source_tool != "prov":
+        if args.graph or args.format:
+            raise ConfigurationError(f"--graph and --format are for PROV documents, not for --from {args.source_tool}")
+        foreign = import_foreign(args.store, args.source_tool, args.file)
+        for warning in foreign.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        print(f"imported {len(foreign.runs)} {args.source_tool} run(s) from {args.file}: {foreign.quads_added} quads "
+              f"added ({', '.join(foreign.runs[:5])}{', …' if len(foreign.runs) > 5 else ''})")
+        return 0
     result = import_file(args.store, args.file, graph=args.graph, fmt=args.format)
+    for warning in result.warnings:
+        print(f"warning: {args.file}: {warning}", file=sys.stderr)
     state = "already present, nothing added" if result.already_present else f"{result.quads_added} quads added"
     print(f"imported {args.file} ({result.format}) into graph <{result.graph}>: {state}")
     return 0
@@ -90,12 +103,22 @@ def register(
     exporter = sub.add_parser("export", parents=[store, runs], help="export runs as RDF")
     exporter.add_argument("--format", choices=[*FORMATS, *PROV_EXPORT_FORMATS], default="turtle")
     exporter.add_argument("-o", "--output", type=Path, help=f"output file (e.g. run.{EXTENSIONS['turtle']})")
+    exporter.add_argument("--named-graphs", action="store_true",
+                          help="jsonld: keep one named graph per run (default: plain triples)")
     exporter.set_defaults(func=cmd_export)
 
-    importer = sub.add_parser("import", parents=[store], help="import foreign PROV (RDF, PROV-JSON, PROV-N)")
-    importer.add_argument("file", type=Path)
+    importer = sub.add_parser(
+        "import", parents=[store],
+        help="import foreign PROV (PROV-O in any RDF syntax, PROV-JSON, PROV-N, PROV-XML, PROV-JSON-LD) or another "
+             "tool's runs (--from mlflow|yprov4ml)")
+    importer.add_argument("file", type=Path, metavar="SOURCE",
+                          help="a PROV document; an MLflow tracking store (mlruns folder, .db file or URI); a "
+                               "yProv4ML PROV-JSON file or experiment folder")
+    importer.add_argument("--from", dest="source_tool", choices=["prov", *FOREIGN_TOOLS], default="prov",
+                          help="what SOURCE is (default: a PROV document)")
     importer.add_argument("--graph", help="named graph IRI (default: derived from the file's content)")
-    importer.add_argument("--format", choices=list(IMPORT_FORMATS), help="default: from the file extension")
+    importer.add_argument("--format", choices=list(IMPORT_FORMATS),
+                          help="default: told by the content, checked against the extension")
     importer.set_defaults(func=cmd_import)
 
     reasoner = sub.add_parser("reason", parents=[store, runs], help="OWL-RL closure of runs into removable graphs")

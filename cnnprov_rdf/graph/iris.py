@@ -14,6 +14,8 @@ Under a base (`DEFAULT_BASE` unless a tracker is given another):
 | a layer of an architecture                            | `{architecture}/layer/{index}`                        |
 | a dataset                                             | `{base}dataset/{uuid5 of its name and location}`      |
 | an imported document without a graph name             | `{DEFAULT_BASE}import/{sha256[:32] of its content}`   |
+| the PROV-O shortcuts implied by an imported document  | `{its graph}/shortcuts`                               |
+| a run imported from another tool                      | `{DEFAULT_BASE}run/{tool}-{its id there}`             |
 | the ontology                                          | `ONTOLOGY_GRAPH`, the ontology's own IRI              |
 | the run index (one small node set per run)            | `{base}graph/index`                                   |
 
@@ -59,6 +61,7 @@ __all__ = [
     "shared_graph",
     "shared_graph_of",
     "shared_node",
+    "shortcuts_graph_of",
 ]
 
 #: The kinds of shared nodes, each described in a graph of its own.
@@ -191,6 +194,15 @@ def inferred_graph_of(run_graph: NamedNode) -> NamedNode:
 def is_inferred_graph(graph: object) -> bool:
     """Whether a graph holds the inferences about a run."""
     return isinstance(graph, NamedNode) and graph.value.endswith(INFERRED_SUFFIX)
+
+
+#: Appended to an imported document's graph IRI to name the graph of the PROV-O shortcuts it implies.
+SHORTCUTS_SUFFIX = "/shortcuts"
+
+
+def shortcuts_graph_of(graph: NamedNode) -> NamedNode:
+    """The graph holding the unqualified shortcuts of the qualified relations of the document in `graph`."""
+    return NamedNode(graph.value + SHORTCUTS_SUFFIX)
 
 
 def default_import_graph(content: bytes) -> NamedNode:

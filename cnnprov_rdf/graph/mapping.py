@@ -235,6 +235,7 @@ def _layers(layers: tuple[LayerInfo, ...], architecture: NamedNode) -> Iterator[
     for layer in layers:
         node = layer_node(architecture, layer.index)
         yield architecture, CNN.hasLayer, node
+        yield architecture, PROV.hadMember, node  # what PROV tools read a collection by (cnn:hasLayer ⊑ it)
         yield from _typed_node(node, "Layer", "Entity")
         yield node, CNN.layerIndex, integer(layer.index)
         yield node, CNN.layerName, string(layer.name)

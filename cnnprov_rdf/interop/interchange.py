@@ -1,8 +1,10 @@
 """Interchange with other provenance tools: export runs as PROV-N / PROV-JSON, import foreign provenance.
 
 Export goes through the `prov` package's PROV-O reader: the runs' triples are read into a `ProvDocument`, which
-writes PROV-N or PROV-JSON. Import accepts every RDF syntax pyoxigraph parses plus PROV-JSON and PROV-N (read by
-`prov`, turned into PROV-O), and puts each document into a named graph of its own, in a single transaction.
+writes PROV-N or PROV-JSON. Import accepts every W3C PROV serialization (the format told by the content, checked
+against the extension: `interop.formats`): PROV-O in every RDF syntax pyoxigraph parses, and PROV-JSON, PROV-N,
+PROV-XML and PROV-JSON-LD (read by `prov`, turned into PROV-O). Each document goes into a named graph of its own,
+the shortcuts its qualified relations imply (`interop.qualified`) into `{graph}/shortcuts`, in one transaction.
 """
 
 from __future__ import annotations
@@ -23,43 +25,33 @@ from pyoxigraph import (
     Quad,
     RdfFormat,
     Store,
+    Triple,
     parse,
 )
 
 from ..errors import InterchangeError, ProvImportError
-from ..graph.iris import DEFAULT_BASE, default_import_graph
-from ..graph.vocabulary import PREFIXES, PROV_NS
+from ..graph.iris import DEFAULT_BASE, default_import_graph, shortcuts_graph_of
+from ..graph.vocabulary import PREFIXES
 from ..query.runs import run_quads
 from ..storage.run_index import reindex
 from ..storage.store import open_for_writing
+from . import formats, jsonld, producers, qualified
 from .export import FORMATS, run_graphs
 
 #: Formats `export_prov` writes: name → the `prov` serializer's format name.
 PROV_EXPORT_FORMATS = {"provn": "provn", "provjson": "json"}
 
 #: RDF formats `import_file` reads with pyoxigraph (the names `cnnprov export --format` uses).
-RDF_IMPORT_FORMATS: dict[str, RdfFormat] = FORMATS
+RDF_IMPORT_FORMATS: dict[str, RdfFormat] = {name: FORMATS[name] for name in formats.RDF_FORMATS}
 
 #: PROV formats `import_file` reads with the `prov` package: name → the `prov` deserializer's format name.
-PROV_IMPORT_FORMATS = {"provjson": "json", "provn": "provn"}
+PROV_IMPORT_FORMATS = formats.PROV_FORMATS
 
 #: Every format name `import_file` accepts.
-IMPORT_FORMATS = (*RDF_IMPORT_FORMATS, *PROV_IMPORT_FORMATS)
+IMPORT_FORMATS = formats.ALL_FORMATS
 
-#: File extension (lower case, no dot) → import format.
-EXTENSION_FORMATS = {
-    "ttl": "turtle",
-    "turtle": "turtle",
-    "trig": "trig",
-    "nt": "ntriples",
-    "nq": "nquads",
-    "jsonld": "jsonld",
-    "rdf": "rdfxml",
-    "owl": "rdfxml",
-    "xml": "rdfxml",
-    "json": "provjson",
-    "provn": "provn",
-}
+#: File extension (lower case, no dot) → the import format it suggests (the content decides within its family).
+EXTENSION_FORMATS = formats.EXTENSION_FORMATS
 
 @dataclass(frozen=True)
 class ImportResult:
@@ -71,6 +63,8 @@ class ImportResult:
     """The import format used (one of `IMPORT_FORMATS`)."""
     already_present: bool
     """The graph already held every quad of the document (the same document was imported before)."""
+    warnings: tuple[str, ...] = ()
+    """What was tolerated (non-IRI prefixes, times typed), one line each."""
 
 
 # --- export ----------------------------------------------------------------------------------------
@@ -106,19 +100,19 @@ def export_prov(store: Store, fmt: str = "provn", runs: Sequence[str] | None = N
 # --- import ----------------------------------------------------------------------------------------
 
 
-def import_format(file: str | os.PathLike[str], fmt: str | None = None) -> str:
-    """The import format named by `fmt`, or else by the file's extension."""
-    if fmt is not None:
-        if fmt not in IMPORT_FORMATS:
-            raise ProvImportError(f"{file}: unknown import format {fmt!r}; choose one of {', '.join(IMPORT_FORMATS)}")
-        return fmt
-    extension = Path(file).suffix.lower().lstrip(".")
-    if extension not in EXTENSION_FORMATS:
-        raise ProvImportError(
-            f"{file}: cannot tell the format from the extension {Path(file).suffix!r}; give one of "
-            f"{', '.join(IMPORT_FORMATS)} (extensions: {', '.join('.' + e for e in EXTENSION_FORMATS)})"
-        )
-    return EXTENSION_FORMATS[extension]
+def import_format(file: str | os.PathLike[str], fmt: str | None = None, content: bytes | None = None) -> str:
+    """The import format: `fmt`, or else what the content says, checked against the extension
+    (`interop.formats.detect_format`). Without `content` the file is read."""
+    if content is None:
+        content = _read(file)
+    return formats.detect_format(file, content, fmt)
+
+
+def _read(file: str | os.PathLike[str]) -> bytes:
+    try:
+        return Path(file).read_bytes()
+    except OSError as error:
+        raise ProvImportError(f"{file}: cannot read the file: {error.strerror or error}") from error
 
 
 _POSITION = re.compile(r"line (\d+)")
@@ -133,7 +127,7 @@ def _rdf_error(file: str | os.PathLike[str], fmt: str, error: SyntaxError) -> Pr
     return ProvImportError(f"{where}: malformed {fmt}: {error.msg or error}")
 
 
-def _parse_rdf(content: bytes, file: str | os.PathLike[str], fmt: str, base_iri: str) -> list:  # type: ignore[type-arg]
+def _parse_rdf(content: bytes, file: str | os.PathLike[str], fmt: str, base_iri: str) -> list[Triple]:
     try:
         return [item.triple for item in parse(content, format=RDF_IMPORT_FORMATS[fmt], base_iri=base_iri)]
     except SyntaxError as error:
@@ -142,11 +136,13 @@ def _parse_rdf(content: bytes, file: str | os.PathLike[str], fmt: str, base_iri:
         raise ProvImportError(f"{file}: malformed {fmt}: {error}") from error
 
 
-def _parse_prov(content: bytes, file: str | os.PathLike[str], fmt: str) -> list:  # type: ignore[type-arg]
+def _parse_prov(
+    content: bytes, file: str | os.PathLike[str], fmt: str, graph: str, notes: list[str]
+) -> list[Triple]:
     from prov.model import ProvDocument
 
     try:
-        text = content.decode("utf-8")
+        text = content.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise ProvImportError(f"{file}: {fmt} must be UTF-8 text ({error})") from error
     if fmt == "provjson":
@@ -158,65 +154,49 @@ def _parse_prov(content: bytes, file: str | os.PathLike[str], fmt: str) -> list:
             ) from error
         if not isinstance(data, dict):
             raise ProvImportError(f"{file}: a PROV-JSON document must be a JSON object, not {type(data).__name__}")
+        fixed = producers.fix_prefixes(data, graph)
+        if fixed:
+            notes.extend(fixed)
+            text = json.dumps(data)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            document = ProvDocument.deserialize(content=text, format=PROV_IMPORT_FORMATS[fmt])
+            source: str | bytes = text.encode("utf-8") if fmt == "provxml" else text  # lxml wants bytes
+            document = ProvDocument.deserialize(content=source, format=PROV_IMPORT_FORMATS[fmt])
             nquads = document.serialize(format="rdf", rdf_format="nquads")
     except Exception as error:  # prov raises many kinds (ProvNSyntaxError, ProvJSONException, ProvException...)
-        message = str(error) or type(error).__name__
+        message = " ".join((str(error) or type(error).__name__).split())[:300]
+        line = getattr(error, "lineno", None)  # lxml's XMLSyntaxError for PROV-XML
         match = _POSITION.search(message)
-        where = f"{file}, line {match.group(1)}" if match and not message.startswith(str(file)) else str(file)
+        where = str(file)
+        if isinstance(line, int):
+            where = f"{file}, line {line}"
+        elif match and not message.startswith(str(file)):
+            where = f"{file}, line {match.group(1)}"
         raise ProvImportError(f"{where}: not a valid {fmt} document: {message}") from error
     # prov writes bundles as named graphs: flattened into the document's one graph like any other quad format.
-    triples = [quad.triple for quad in parse(nquads, format=RdfFormat.N_QUADS)]
-    return triples + _shortcuts(triples)
-
-
-#: PROV-O qualified relation → (the property naming its influencer, the unqualified "shortcut" property).
-_QUALIFIED = {
-    "qualifiedUsage": ("entity", "used"),
-    "qualifiedGeneration": ("activity", "wasGeneratedBy"),
-    "qualifiedAssociation": ("agent", "wasAssociatedWith"),
-    "qualifiedCommunication": ("activity", "wasInformedBy"),
-    "qualifiedDerivation": ("entity", "wasDerivedFrom"),
-    "qualifiedDelegation": ("agent", "actedOnBehalfOf"),
-    "qualifiedAttribution": ("agent", "wasAttributedTo"),
-    "qualifiedStart": ("entity", "wasStartedBy"),
-    "qualifiedEnd": ("entity", "wasEndedBy"),
-    "qualifiedInvalidation": ("activity", "wasInvalidatedBy"),
-    "qualifiedInfluence": ("influencer", "wasInfluencedBy"),
-}
-
-
-def _shortcuts(triples: list) -> list:  # type: ignore[type-arg]
-    """The unqualified PROV-O triples that qualified relations imply (`prov` writes relations with attributes
-    only in the qualified form), so queries on e.g. `prov:wasGeneratedBy` see them too."""
-    from pyoxigraph import Triple
-
-    qualified = {NamedNode(PROV_NS + name): (NamedNode(PROV_NS + by), NamedNode(PROV_NS + short))
-                 for name, (by, short) in _QUALIFIED.items()}
-    influencers: dict = {}  # type: ignore[type-arg]
-    for t in triples:
-        influencers.setdefault((t.subject, t.predicate), []).append(t.object)
-    found = []
-    for t in triples:
-        if t.predicate in qualified:
-            by, short = qualified[t.predicate]
-            found += [Triple(t.subject, short, o) for o in influencers.get((t.object, by), [])]
-    return found
+    return [quad.triple for quad in parse(nquads, format=RdfFormat.N_QUADS)]
 
 
 def read_document(
-    content: bytes, file: str | os.PathLike[str], fmt: str, graph: NamedNode
+    content: bytes, file: str | os.PathLike[str], fmt: str, graph: NamedNode, notes: list[str] | None = None
 ) -> list[Quad]:
-    """Every statement of a document, as quads in `graph`; blank nodes canonically labelled, so the same
-    document always gives the same quads."""
+    """Every statement of a document, as quads in `graph`, and the shortcuts its qualified relations imply in
+    `shortcuts_graph_of(graph)`; blank nodes canonically labelled, so the same document always gives the same
+    quads. What was tolerated (see `interop.producers`) is appended to `notes`."""
+    notes = [] if notes is None else notes
     if fmt in RDF_IMPORT_FORMATS:
+        if fmt == "jsonld":
+            content = jsonld.inline_contexts(content, file)
         triples = _parse_rdf(content, file, fmt, base_iri=graph.value)
     else:
-        triples = _parse_prov(content, file, fmt)
+        triples = _parse_prov(content, file, fmt, graph.value, notes)
+    triples, typed = producers.tolerate(triples)
+    if typed:
+        notes.append(f"{typed} PROV time(s) written as strings were typed xsd:dateTime")
+    shortcut_graph = shortcuts_graph_of(graph)
     quads = [Quad(t.subject, t.predicate, t.object, graph) for t in triples]
+    quads += [Quad(t.subject, t.predicate, t.object, shortcut_graph) for t in qualified.shortcuts(triples)]
     if any(isinstance(term, BlankNode) for quad in quads for term in (quad.subject, quad.object)):
         dataset = Dataset(quads)
         dataset.canonicalize(CanonicalizationAlgorithm.RDFC_1_0)
@@ -236,11 +216,8 @@ def import_file(
     `graph` or one named after the file's content hash, so importing the same document twice adds nothing.
     Any error (unreadable file, malformed content) raises `ProvImportError` before the store is touched.
     """
-    fmt = import_format(file, fmt)
-    try:
-        content = Path(file).read_bytes()
-    except OSError as error:
-        raise ProvImportError(f"{file}: cannot read the file: {error.strerror or error}") from error
+    content = _read(file)
+    fmt = import_format(file, fmt, content)
     if graph is not None:
         try:
             target = NamedNode(graph)
@@ -248,15 +225,16 @@ def import_file(
             raise ProvImportError(f"{file}: {graph!r} is not a valid graph IRI: {error}") from error
     else:
         target = default_import_graph(content)
-    quads = read_document(content, file, fmt, target)
+    notes: list[str] = []
+    quads = read_document(content, file, fmt, target, notes)
     store = open_for_writing(store_path)
     try:
         existed = store.contains_named_graph(target)
         new = [quad for quad in quads if quad not in store] if existed else quads
         if new:
-            store.extend(new)
+            store.bulk_extend(new)  # the bulk loader: 2-3x the transactional rate; a rerun completes a cut-off one
             reindex(store, target)  # runs in the document (a cnnprov export, say) join the run index
             store.flush()
-        return ImportResult(target.value, len(new), fmt, already_present=existed and not new)
+        return ImportResult(target.value, len(new), fmt, already_present=existed and not new, warnings=tuple(notes))
     finally:
         del store

@@ -17,7 +17,7 @@ from pyoxigraph import Literal, NamedNode, Store
 from ..errors import ConfigurationError, SourceError
 from ..graph.literals import python_value
 from ..graph.vocabulary import CNN_NS, PROV_NS
-from ..storage.store import open_for_reading
+from ..storage.store import readable_store
 from .execute import QueryResult, run_query
 from .library import find_query
 from .sources import Source, as_source
@@ -126,7 +126,7 @@ def service_runs_query(endpoints: Sequence[str]) -> str:
 def service_runs(local: Store | str | os.PathLike[str], endpoints: Sequence[str]) -> list[dict[str, Any]]:
     """Runs of a local store and of remote endpoints in one SPARQL query, federated by `SERVICE` (pyoxigraph
     calls each endpoint over HTTP while it evaluates the query)."""
-    store = local if isinstance(local, Store) else open_for_reading(local)
+    store = readable_store(local, "a SERVICE query")
     try:
         solutions: Any = store.query(service_runs_query(endpoints), use_default_graph_as_union=True)
         return [{c: python_value(s[c]) for c in SERVICE_RUNS_COLUMNS} for s in solutions]

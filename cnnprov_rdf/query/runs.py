@@ -22,7 +22,8 @@ from . import run_index
 
 _RUNS = f"""
 SELECT ?run ?id ?graph ?started WHERE {{
-  GRAPH ?graph {{ ?run a <{CNN_NS}Training> ; <{CNN_NS}runId> ?id ; <{PROV_NS}startedAtTime> ?started }}
+  GRAPH ?graph {{ ?run a <{CNN_NS}Training> ; <{CNN_NS}runId> ?id
+                  OPTIONAL {{ ?run <{PROV_NS}startedAtTime> ?started }} }}
 }} ORDER BY DESC(?started)
 """
 
@@ -39,7 +40,8 @@ class RunRef(NamedTuple):
 
 
 def list_runs(store: Store | Any) -> list[RunRef]:
-    """Every captured run, newest first (also on a `sources.Source`)."""
+    """Every captured run (found by its type and id), newest first, runs without a start time last (also on a
+    `sources.Source`)."""
     solutions: Any = store.query(_RUNS)
     return [RunRef(row["run"], row["id"].value, row["graph"]) for row in solutions]
 

@@ -2,17 +2,21 @@
 
 A `Source` answers SELECT queries with pyoxigraph terms, whether it is a local store (`LocalSource`, read-only,
 the union of all graphs as the default graph) or a remote SPARQL 1.1 endpoint (`EndpointSource`, queried by
-POST with JSON results; an Oxigraph server started by `cnnprov serve` runs with `--union-default-graph`, so the
-canned queries give the same rows there). A source also answers `query(text)` like a pyoxigraph Store, so the
-canned queries and the run references (`latest`, ids, prefixes) work on it unchanged. `federation` combines
-several sources.
+POST with JSON results; an endpoint whose default graph is not the union of its graphs gets every query with
+its named graphs as the dataset, see `query.engines`, so the canned queries give the same rows on every engine).
+A source also answers `query(text)` like a pyoxigraph Store, so the canned queries and the run references
+(`latest`, ids, prefixes) work on it unchanged. `federation` combines several sources.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
+import re
 import urllib.error
+import urllib.parse
+import urllib.request
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -20,8 +24,11 @@ from typing import Any
 from pyoxigraph import BlankNode, Literal, NamedNode, Store, Triple, Variable
 
 from ..errors import SourceError
+from ..storage.capabilities import decode_term
 from ..storage.destination import Destination, Endpoint, parse_destination
 from ..storage.store import open_for_reading
+from . import engines
+from .engines import EngineProfile
 
 #: Seconds an endpoint may take to connect or to send the next part of its answer.
 DEFAULT_TIMEOUT = 10.0
@@ -87,6 +94,10 @@ class LocalSource(Source):
         return variables, [tuple(solution[v] for v in variables) for solution in solutions]
 
 
+_DATE_TIME = "http://www.w3.org/2001/XMLSchema#dateTime"
+_TRAILING_ZEROS = re.compile(r"(\.\d+)(?=Z$|[+-]\d\d:\d\d$|$)")
+
+
 def _term(binding: dict[str, Any] | None) -> Any:
     """A pyoxigraph term for one value of a SPARQL JSON result."""
     if binding is None:
@@ -100,6 +111,8 @@ def _term(binding: dict[str, Any] | None) -> Any:
         if "xml:lang" in binding:
             return Literal(value, language=binding["xml:lang"])
         if "datatype" in binding:
+            if binding["datatype"] == _DATE_TIME:  # canonical form: Virtuoso writes `…:33.839870Z`
+                value = _TRAILING_ZEROS.sub(lambda m: m.group(1).rstrip("0").rstrip("."), value)
             return Literal(value, datatype=NamedNode(binding["datatype"]))
         return Literal(value)
     if kind == "triple":
@@ -108,40 +121,75 @@ def _term(binding: dict[str, Any] | None) -> Any:
 
 
 class EndpointSource(Source):
-    """A SPARQL 1.1 endpoint, queried by POST with JSON results (SPARQLWrapper). `url` may be a server's base
-    URL or its query URL (see `storage.destination`); `name` defaults to the URL as given."""
+    """A SPARQL 1.1 endpoint, queried by POST (the protocol's form encoding) with JSON results. `url` may be a
+    server's base URL or its query URL (see `storage.destination`); `name` defaults to the URL as given.
+
+    Told once (see `query.engines`): whether its default graph is the union of its named graphs (if not, each
+    query is sent with the named graphs as its dataset) and whether it is Virtuoso (whose doubles are then
+    read back at full text precision)."""
 
     def __init__(self, url: str, *, timeout: float = DEFAULT_TIMEOUT, name: str | None = None) -> None:
         self.url = Endpoint(url).query_url
         self.timeout, self.name = timeout, name or url
+        self.profile: EngineProfile | None = None
 
-    def select(self, query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-        from SPARQLWrapper import JSON, POST, SELECT, SPARQLWrapper
-        from SPARQLWrapper.SPARQLExceptions import SPARQLWrapperException
-
-        client = SPARQLWrapper(self.url)
-        client.setMethod(POST)
-        client.setReturnFormat(JSON)
-        client.setTimeout(int(max(1, round(self.timeout))))
-        client.setQuery(query)
-        client.queryType = SELECT  # its own guess can take a word like `dropoutRate` for a DROP update
+    def _post(self, query: str, graphs: Sequence[str] = ()) -> tuple[dict[str, Any], str]:
+        form = [("query", query)]
+        form += [(key, graph) for graph in graphs for key in ("default-graph-uri", "named-graph-uri")]
+        request = urllib.request.Request(
+            self.url, data=urllib.parse.urlencode(form).encode("utf-8"), method="POST",
+            headers={"Content-Type": "application/x-www-form-urlencoded",
+                     "Accept": "application/sparql-results+json"})
         try:
-            answer = client.query().convert()
-        except SPARQLWrapperException as error:
-            detail = " ".join(str(error).split())[:300]
-            raise SourceError(f"the SPARQL endpoint {self.url} rejected the query: {detail}") from error
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                body, server = response.read(), response.headers.get("Server", "")
         except urllib.error.HTTPError as error:
-            raise SourceError(f"the SPARQL endpoint {self.url} answered HTTP {error.code} {error.reason}") from error
-        except (urllib.error.URLError, OSError) as error:
+            detail = " ".join(error.read().decode("utf-8", "replace").split())[:300]
+            if error.code in (400, 422):
+                raise SourceError(f"the SPARQL endpoint {self.url} rejected the query: {detail}") from None
+            raise SourceError(f"the SPARQL endpoint {self.url} answered HTTP {error.code} {error.reason}"
+                              + (f": {detail}" if detail else "")) from None
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
             reason = getattr(error, "reason", error)
-            raise SourceError(f"cannot reach the SPARQL endpoint {self.url}: {reason}") from error
-        except (json.JSONDecodeError, ValueError) as error:
+            raise SourceError(f"cannot reach the SPARQL endpoint {self.url}: {reason}") from None
+        try:
+            answer = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise SourceError(f"the SPARQL endpoint {self.url} did not answer with SPARQL JSON results") from error
-        if not isinstance(answer, dict) or "results" not in answer:
+        if not isinstance(answer, dict):
+            raise SourceError(f"the SPARQL endpoint {self.url} did not answer with SPARQL JSON results")
+        return answer, server
+
+    def _select(self, query: str, graphs: Sequence[str] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
+        answer, server = self._post(query, graphs)
+        if self.profile is not None and not self.profile.server:
+            self.profile.server = server
+        if "results" not in answer:
             raise SourceError(f"the SPARQL endpoint {self.url} did not answer a SELECT with a result table")
         variables = list(answer.get("head", {}).get("vars", []))
-        rows = [tuple(_term(row.get(v)) for v in variables) for row in answer["results"].get("bindings", [])]
+        rows = [tuple(decode_term(_term(row.get(v))) for v in variables)
+                for row in answer["results"].get("bindings", [])]
         return variables, rows
+
+    def _ask(self, query: str) -> bool:
+        answer, _ = self._post(query)
+        return bool(answer.get("boolean"))
+
+    def engine(self) -> EngineProfile:
+        """What this endpoint's engine does, told on first use (the default graph again while undecided)."""
+        if self.profile is None:
+            self.profile = EngineProfile()
+        if self.profile.union_default is None:
+            self.profile.union_default = engines.probe_union(self._select, self._ask)
+        return self.profile
+
+    def select(self, query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        profile = self.engine()
+        graphs = engines.named_graphs(self._select) if profile.union_default is False else []
+        variables = engines.projected_variables(query) if profile.virtuoso else None
+        if variables:
+            return engines.restore_precision(*self._select(engines.lexical_wrap(query, variables), graphs))
+        return self._select(query, graphs)
 
 
 def as_source(location: Source | Store | Destination | str | os.PathLike[str]) -> Source:

@@ -24,13 +24,10 @@ never retries or waits on the network:
 from __future__ import annotations
 
 import hashlib
-import http.client
 import logging
 import os
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,23 +35,20 @@ from pathlib import Path
 from pyoxigraph import DefaultGraph, Quad
 
 from ..errors import EndpointError
+from ..graph.vocabulary import ONTOLOGY_GRAPH
+from . import capabilities as caps
 from . import spool
 from .destination import Endpoint, is_endpoint_url
+from .spool import SPOOL_ENV as SPOOL_ENV  # re-exported: where it was before the one spool
+from .spool import default_spool_dir
 
 log = logging.getLogger(__name__)
 
-#: Environment variable naming the directory of spool files (default `~/.cache/cnnprov/spool`).
-SPOOL_ENV = "CNNPROV_SPOOL_DIR"
 
 
 def update_url(url: str) -> str:
     """The SPARQL Update URL of an endpoint given by its base, query or update URL (`Endpoint.update_url`)."""
     return Endpoint(url).update_url
-
-
-def default_spool_dir() -> Path:
-    configured = os.environ.get(SPOOL_ENV)
-    return Path(configured) if configured else Path.home() / ".cache" / "cnnprov" / "spool"
 
 
 def default_spool_path(url: str, spool_dir: Path | None = None) -> Path:
@@ -82,19 +76,14 @@ def insert_data(quads: Sequence[Quad]) -> str:
 
 def send_update(url: str, quads: Sequence[Quad], timeout: float) -> None:
     """POST one INSERT DATA to the update endpoint; raises `EndpointError` on any failure."""
-    request = urllib.request.Request(
-        update_url(url), data=insert_data(quads).encode("utf-8"), method="POST",
-        headers={"Content-Type": "application/sparql-update; charset=utf-8"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            response.read()
-    except urllib.error.HTTPError as error:
-        detail = error.read().decode("utf-8", errors="replace").strip()[:300]
-        raise EndpointError(f"HTTP {error.code} from {update_url(url)}: {detail or error.reason}",
-                            transient=error.code >= 500) from None
-    except (OSError, http.client.HTTPException) as error:  # refused, reset, timeout, DNS, bad answer
-        raise EndpointError(f"{update_url(url)} unreachable: {error}") from None
+    send_text(url, insert_data(quads), timeout)
+
+
+def send_text(url: str, update: str, timeout: float) -> str:
+    """POST one SPARQL Update; the Server header of the answer. Raises `EndpointError` on any failure."""
+    _, server = caps.post(update_url(url), update.encode("utf-8"), "application/sparql-update; charset=utf-8",
+                          timeout)
+    return server
 
 
 @dataclass
@@ -107,7 +96,14 @@ class SinkStats:
 
 
 class EndpointSink:
-    """Writes each batch as one SPARQL `INSERT DATA`; spools to N-Quads while the endpoint is unavailable."""
+    """Writes each batch by the Graph Store Protocol where the server offers it, else as one SPARQL
+    `INSERT DATA`; spools to N-Quads while the endpoint is unavailable.
+
+    On first contact (`storage.capabilities`) it tells the server, whether the endpoint keeps NaN and ±INF
+    (if not, they are encoded reversibly) and whether it holds the ontology (if not, it is sent once, by the
+    Graph Store Protocol or skolemized). An authorisation failure (401/403) is not an outage: it is logged once
+    as an error naming the cause, the quads stay in the spool (`cnnprov flush` sends them later), and this sink
+    sends nothing more (`refused` holds the error)."""
 
     def __init__(
         self,
@@ -117,6 +113,7 @@ class EndpointSink:
         timeout: float = 2.0,
         backoff: float = 1.0,
         close_timeout: float = 5.0,
+        use_gsp: bool = True,
     ) -> None:
         self.url = update_url(url)
         self.spool_path = Path(spool_path) if spool_path is not None else default_spool_path(self.url)
@@ -127,6 +124,10 @@ class EndpointSink:
         self._lock = threading.Lock()
         self._retry_at = 0.0
         self._warned_config = False
+        self.query_url = Endpoint(self.url).query_url
+        self.capabilities = caps.EndpointCapabilities()
+        self.use_gsp = use_gsp
+        self.refused: EndpointError | None = None
         self.spool_path.parent.mkdir(parents=True, exist_ok=True)
         self.spool_path.with_name(self.spool_path.name + ".url").write_text(self.url + "\n")
 
@@ -147,13 +148,16 @@ class EndpointSink:
                 self.stats.max_write_seconds = max(self.stats.max_write_seconds, time.monotonic() - started)
 
     def _write_locked(self, quads: Sequence[Quad]) -> None:
+        if self.refused is not None:
+            self._spool(quads)  # refused: kept for `cnnprov flush`, never retried by this sink
+            return
         if spool.is_waiting(self.spool_path) or time.monotonic() < self._retry_at:
             self._spool(quads)  # keep the order: behind what is already waiting
             if time.monotonic() >= self._retry_at:
                 self._replay()
             return
         try:
-            send_update(self.url, quads, self.timeout)
+            self._send(quads)
         except EndpointError as error:
             self._failed(error)
             self._spool(quads)
@@ -176,11 +180,54 @@ class EndpointSink:
         return None
 
     def _send(self, quads: Sequence[Quad]) -> None:
-        send_update(self.url, quads, self.timeout)
+        self.send(quads)
+
+    def send(self, quads: Sequence[Quad]) -> None:
+        """Send one batch now, as `write` would, without spooling: raises `EndpointError` on any failure."""
+        self._prepare()
+        self._deliver(quads)
+
+    def _prepare(self) -> None:
+        """First contact: the server, the ontology's presence, NaN/INF support; the ontology sent if missing."""
+        c = self.capabilities
+        if c.gsp is None:
+            c.has_ontology, c.server = caps.ask(
+                self.query_url, f"ASK {{ GRAPH <{ONTOLOGY_GRAPH.value}> {{ ?s ?p ?o }} }}", self.timeout)
+            c.gsp = self.use_gsp
+        if c.keeps_non_finite is None:
+            c.keeps_non_finite = caps.probe_non_finite(
+                self.query_url, lambda text: send_text(self.url, text, self.timeout), self.timeout, c.server)
+            if not c.keeps_non_finite:
+                log.info("cnnprov-rdf: %s does not keep NaN/INF doubles; they are sent as cnn:nonFiniteDouble",
+                         self.url)
+        if not c.has_ontology:
+            self._deliver(caps.ontology_quads())
+            c.has_ontology = True
+
+    def _deliver(self, quads: Sequence[Quad]) -> None:
+        c = self.capabilities
+        encoded = caps.encode_quads(quads, non_finite=not c.keeps_non_finite, skolemize=False)
+        if c.gsp:
+            try:
+                caps.gsp_write(caps.gsp_url(self.url, c.server), encoded, self.timeout, "virtuoso" in c.server.lower())
+                return
+            except EndpointError as error:
+                if caps.status_of(error) not in (404, 405, 406, 415, 501):
+                    raise
+                c.gsp = False  # no Graph Store Protocol there: SPARQL Update from now on
+                log.info("cnnprov-rdf: %s offers no Graph Store Protocol; sending INSERT DATA", self.url)
+        send_update(self.url, caps.encode_quads(encoded, non_finite=False, skolemize=True), self.timeout)
 
     def _failed(self, error: EndpointError) -> None:
         self.stats.failures += 1
         self._retry_at = time.monotonic() + self.backoff
+        if caps.status_of(error) in caps.AUTH_CODES:
+            if self.refused is None:
+                log.error("cnnprov-rdf: the SPARQL endpoint %s refused the update: %s. Nothing more is sent by this "
+                          "process; the quads are kept in %s (send them with `cnnprov flush` once it accepts "
+                          "updates)", self.url, error, self.spool_path)
+            self.refused = error
+            return
         if not error.transient:
             if not self._warned_config:
                 self._warned_config = True
@@ -194,7 +241,7 @@ class EndpointSink:
         """A last replay, retried until `close_timeout`; a spool that cannot be sent is left on disk."""
         deadline = time.monotonic() + self.close_timeout
         with self._lock:
-            while True:
+            while self.refused is None:
                 with spool.locked(self.spool_path):
                     error = self._replay()
                 if error is None:
@@ -209,7 +256,8 @@ class EndpointSink:
 def spool_status(spool_dir: str | os.PathLike[str] | None = None) -> list[tuple[str, Path, int]]:
     """Every non-empty spool in `spool_dir`: (endpoint URL, spool file, quads waiting)."""
     directory = Path(spool_dir) if spool_dir is not None else default_spool_dir()
-    return [(_spool_url(path) or "?", path, quads) for path, quads in spool.waiting_spools(directory)]
+    return [(_spool_url(path) or "?", path, quads) for path, quads in spool.waiting_spools(directory)
+            if not path.name.startswith("store-")]  # a store's spool: `cnnprov flush` replays it into the store
 
 
 def _spool_url(path: Path) -> str | None:
@@ -235,6 +283,6 @@ def replay_spool(path_or_url: str | os.PathLike[str], url: str | None = None, *,
         url = url or _spool_url(path)
         if url is None:
             raise EndpointError(f"no endpoint is recorded for {path}; give its URL", transient=False)
-    target = update_url(url)
+    sink = EndpointSink(update_url(url), path, timeout=timeout)  # the same encodings and protocol as capture
     with spool.locked(path):
-        return spool.replay(path, lambda quads: send_update(target, quads, timeout))
+        return spool.replay(path, sink.send)

@@ -33,13 +33,16 @@ def oxigraph_executable() -> str:
 
 
 def serve_command(
-    store: str | os.PathLike[str] | None, bind: str = DEFAULT_BIND, read_write: bool = False
+    store: str | os.PathLike[str] | None, bind: str = DEFAULT_BIND, read_write: bool = False,
+    union_default_graph: bool = True,
 ) -> list[str]:
-    """The command line that serves `store` (None: an in-memory store, always read-write)."""
+    """The command line that serves `store` (None: an in-memory store, always read-write); without
+    `union_default_graph` the stock server, whose default graph is a graph of its own."""
+    union = ["--union-default-graph"] if union_default_graph else []
     if store is None:
-        return [oxigraph_executable(), "serve", "--bind", bind, "--union-default-graph"]
+        return [oxigraph_executable(), "serve", "--bind", bind, *union]
     mode = "serve" if read_write else "serve-read-only"
-    return [oxigraph_executable(), mode, "--location", str(store), "--bind", bind, "--union-default-graph"]
+    return [oxigraph_executable(), mode, "--location", str(store), "--bind", bind, *union]
 
 
 def free_port() -> int:
@@ -97,10 +100,11 @@ def start_server(
     host: str = "127.0.0.1",
     port: int | None = None,
     read_write: bool = False,
+    union_default_graph: bool = True,
 ) -> ServerProcess:
     """Start a server on `host:port` (a free loopback port by default) and wait until it answers."""
     port = port or free_port()
-    command = serve_command(store, f"{host}:{port}", read_write)
+    command = serve_command(store, f"{host}:{port}", read_write, union_default_graph)
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     server = ServerProcess(process, f"http://{host}:{port}")
     try:

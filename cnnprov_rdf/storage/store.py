@@ -8,10 +8,10 @@ from pathlib import Path
 
 from pyoxigraph import Quad, RdfFormat, Store, parse
 
-from ..errors import StoreError, StoreLockedError, StoreNotFoundError
+from ..errors import ConfigurationError, StoreError, StoreLockedError, StoreNotFoundError
 from ..graph.iris import ONTOLOGY_GRAPH
 from ..resources import ontology_file
-from .destination import STORE_ENV
+from .destination import STORE_ENV, Destination, Endpoint, parse_destination
 from .run_index import predates_run_index, reindex
 
 
@@ -22,10 +22,7 @@ def open_for_writing(path: str | os.PathLike[str]) -> Store:
         store = Store(str(path))
     except OSError as error:
         if "current process" in str(error):
-            raise StoreLockedError(
-                f"the provenance store {path} is already open for writing in this process: close the other "
-                f"Tracker first, or share it (Tracker.shared, which ProvenanceCallback(store=...) uses)."
-            ) from error
+            raise locked_in_this_process(path) from error
         if "lock" in str(error).lower():
             raise StoreLockedError(
                 f"the provenance store {path} is open for writing in another process. "
@@ -39,6 +36,14 @@ def open_for_writing(path: str | os.PathLike[str]) -> Store:
     if predates_run_index(store):  # written before the run index existed: build it, once
         reindex(store)
     return store
+
+
+def locked_in_this_process(path: Path) -> StoreLockedError:
+    """The error for a second writer of a store in the process that already writes it."""
+    return StoreLockedError(
+        f"the provenance store {path} is already open for writing in this process: close the other "
+        f"Tracker first, or share it (Tracker.shared, which ProvenanceCallback(store=...) uses)."
+    )
 
 
 def purge_write_ahead_log(path: str | os.PathLike[str]) -> None:
@@ -86,3 +91,18 @@ def compact(path: str | os.PathLike[str]) -> tuple[int, int]:
     store.flush()
     del store
     return before, store_size(path)
+
+
+def readable_store(store: Store | Destination | str | os.PathLike[str], needed_by: str = "this") -> Store:
+    """A pyoxigraph Store as given, or a read-only snapshot of the embedded store a destination names.
+
+    For the operations that read quads directly (export, diagrams, reports), not through SPARQL: an
+    endpoint is a `ConfigurationError` saying so."""
+    if isinstance(store, Store):
+        return store
+    destination = parse_destination(store)
+    if isinstance(destination, Endpoint):
+        raise ConfigurationError(
+            f"{needed_by} reads an embedded store, and {destination.url} is a SPARQL endpoint; "
+            "export it on the machine that holds the store, or use `cnnprov query --endpoint`")
+    return open_for_reading(destination.path)

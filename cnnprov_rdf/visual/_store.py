@@ -8,12 +8,12 @@ from typing import Any
 from pyoxigraph import Store
 
 from ..query.execute import QueryResult, run_query
-from ..storage.store import open_for_reading
+from ..storage.store import readable_store
 
 
 def open_store(store: Store | str | os.PathLike[str]) -> Store:
     """A pyoxigraph Store as given, or a read-only snapshot of the store at a path."""
-    return store if isinstance(store, Store) else open_for_reading(store)
+    return readable_store(store, "a picture of runs")
 
 
 def query(store: Store, name: str, **params: Any) -> QueryResult:

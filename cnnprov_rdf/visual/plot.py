@@ -38,6 +38,7 @@ def plot_curves(
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
 
     if metric not in METRICS:
         raise RenderError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
@@ -66,7 +67,7 @@ def plot_curves(
     axes.set_xlabel("epoch")
     axes.set_ylabel(metric)
     axes.set_title(metric_label(metric))
-    axes.xaxis.get_major_locator().set_params(integer=True)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.grid(True, alpha=0.3)
     handles, _ = axes.get_legend_handles_labels()
     if adapted:
