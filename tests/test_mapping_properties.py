@@ -34,7 +34,7 @@ from cnnprov_rdf.capture.events import (
     RunSummary,
     ScheduleRecorded,
 )
-from cnnprov_rdf.graph.iris import base_of, graph_of, is_write_once, shared_graph
+from cnnprov_rdf.graph.iris import RunIris, base_of, graph_of, index_graph, is_index_graph, is_write_once, shared_graph
 from cnnprov_rdf.graph.literals import date_time
 from cnnprov_rdf.graph.mapping import to_quads
 from cnnprov_rdf.graph.metrics import STANDARD_METRICS
@@ -43,6 +43,7 @@ from cnnprov_rdf.graph.vocabulary import (
     CNN_NS,
     DATATYPE_PROPERTIES,
     DEFAULT_BASE,
+    IDX_NS,
     MLS_NS,
     OBJECT_PROPERTIES,
     PROV_NS,
@@ -54,7 +55,7 @@ from cnnprov_rdf.graph.vocabulary import (
 
 MAPPING = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-VOCABULARIES = (PROV_NS, MLS_NS, CNN_NS, RDF_NS, RDFS_NS, XSD_NS)
+VOCABULARIES = (PROV_NS, MLS_NS, CNN_NS, RDF_NS, RDFS_NS, XSD_NS, IDX_NS)
 OTHER_BASE = "http://lab.example/prov/"
 
 RDF_TYPE = NamedNode(RDF_NS + "type")
@@ -258,7 +259,12 @@ def test_every_quad_is_in_the_runs_graph_or_describes_a_shared_node_in_its_graph
     assert run_graph == NamedNode(f"{DEFAULT_BASE}graph/{event.run_id}")
     assert base_of(run_graph) == DEFAULT_BASE
     for quad in quads:
-        if quad.graph_name != run_graph:
+        if is_index_graph(quad.graph_name):
+            # a run-index fact: about the run, one of its nodes or its dataset, in its base's index graph, in idx:
+            assert quad.graph_name == index_graph(), quad
+            assert quad.subject.value.startswith((RunIris(event.run_id).prefix, f"{DEFAULT_BASE}dataset/")), quad
+            assert quad.predicate.value.startswith(IDX_NS), quad
+        elif quad.graph_name != run_graph:
             # a hyperparameter's, a measure's or an architecture's graph, named after the node it describes
             assert is_write_once(quad.graph_name), quad
             subject = quad.subject.value
@@ -408,7 +414,8 @@ def test_n_quads_round_trip(event) -> None:
 @given(events)
 def test_a_non_default_base_is_honoured(event) -> None:
     quads = to_quads(event, OTHER_BASE)
-    assert {q.graph_name for q in quads if not is_write_once(q.graph_name)} <= {graph_of(event.run_id, OTHER_BASE)}
+    assert {q.graph_name for q in quads if not is_write_once(q.graph_name)} <= {graph_of(event.run_id, OTHER_BASE),
+                                                                               index_graph(OTHER_BASE)}
     assert all(q.graph_name.value.startswith(f"{OTHER_BASE}graph/") for q in quads)
     assert graph_of(event.run_id, OTHER_BASE) == NamedNode(f"{OTHER_BASE}graph/{event.run_id}")
     for node in named_nodes(quads):

@@ -7,8 +7,8 @@ import io
 import json
 import math
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, TextIO
 
 
 def _json_value(value: Any) -> Any:
@@ -52,6 +52,26 @@ def format_rows(columns: Sequence[str], rows: Sequence[dict[str, Any]], fmt: str
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def write_rows(columns: Sequence[str], rows: Iterable[dict[str, Any]], fmt: str, out: TextIO) -> None:
+    """What `format_rows` prints (and a newline), written row by row for CSV and JSON; a table needs every row
+    for its widths, so it is gathered first."""
+    if fmt == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow(["" if row[c] is None else row[c] for c in columns])
+        return
+    if fmt != "json":
+        print(format_rows(columns, list(rows), fmt), file=out)
+        return
+    opening = "["
+    for row in rows:
+        item = json.dumps({c: _json_value(row[c]) for c in columns}, indent=2).replace("\n", "\n  ")
+        out.write(f"{opening}\n  {item}")
+        opening = ","
+    out.write("[]\n" if opening == "[" else "\n]\n")
 
 
 def progress(message: str) -> None:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError
-from ..query.execute import run_query
+from ..query.execute import stream_query
 from ..query.federation import federated_compare, federated_query, shared_datasets
 from ..query.library import find_query, load_queries
 from .options import add_sources, parse_params, sources
-from .output import format_rows
+from .output import format_rows, write_rows
 
 _FORMATS = ["table", "csv", "json"]
 
@@ -28,11 +29,14 @@ def cmd_query(args: argparse.Namespace) -> int:
         else:
             params["runs"] = list(args.run)
     chosen = sources(args)
-    if len(chosen) == 1:
-        result = run_query(chosen[0], args.name, queries_dir=args.queries_dir, **params)
-    else:
+    if len(chosen) > 1:
         result = federated_query(chosen, args.name, queries_dir=args.queries_dir, **params)
-    print(format_rows(result.columns, result.rows, args.format))
+        print(format_rows(result.columns, result.rows, args.format))
+        return 0
+    stream = stream_query(chosen[0], args.name, queries_dir=args.queries_dir, **params)
+    write_rows(stream.columns, stream, args.format, sys.stdout)
+    if str(params.get("run", "")) == "all":  # every run: say how many rows came (stdout may be a pipe)
+        print(f"{stream.count} rows", file=sys.stderr)
     return 0
 
 

@@ -1,4 +1,5 @@
-"""`cnnprov export`, `import`, `validate`, `reason` and `compact`: moving and checking a store's contents."""
+"""`cnnprov export`, `import`, `validate`, `reason`, `compact` and `reindex`: moving and checking a store's
+contents."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from ..interop.interchange import IMPORT_FORMATS, PROV_EXPORT_FORMATS, export_pr
 from ..interop.limits import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, DEFAULT_TIMEOUT, ImportLimits
 from ..interop.reasoning import reason, remove_inferences
 from ..interop.validation import validate
-from ..storage.store import compact, open_for_reading
+from ..storage.run_index import indexed_runs, reindex
+from ..storage.store import compact, open_for_reading, open_for_writing
 from .output import progress
 
 
@@ -97,12 +99,24 @@ def cmd_compact(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reindex(args: argparse.Namespace) -> int:
+    open_for_reading(args.store)  # raises the clear "no provenance store" error
+    store = open_for_writing(args.store)
+    try:
+        reindex(store)
+        store.flush()
+        print(f"run index of {args.store}: {indexed_runs(store)} runs")
+    finally:
+        del store
+    return 0
+
+
 def register(
     sub: argparse._SubParsersAction[argparse.ArgumentParser],
     store: argparse.ArgumentParser,
     runs: argparse.ArgumentParser,
 ) -> None:
-    """Add `export`, `import`, `reason`, `validate` and `compact`."""
+    """Add `export`, `import`, `reason`, `validate`, `compact` and `reindex`."""
     exporter = sub.add_parser("export", parents=[store, runs], help="export runs as RDF")
     exporter.add_argument("--format", metavar="FORMAT",
                           help=f"{', '.join([*FORMATS, *PROV_EXPORT_FORMATS])} (or ttl, nt, nq, rdf); default: from "
@@ -142,3 +156,7 @@ def register(
 
     compactor = sub.add_parser("compact", parents=[store], help="compact a store no process is writing")
     compactor.set_defaults(func=cmd_compact)
+
+    reindexer = sub.add_parser("reindex", parents=[store], help="add the run index to runs that lack it "
+                               "(a store written before it existed; needs no other writer)")
+    reindexer.set_defaults(func=cmd_reindex)

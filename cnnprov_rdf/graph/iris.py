@@ -21,9 +21,12 @@ Under a base (`DEFAULT_BASE` unless a tracker is given another):
 | the PROV-O shortcuts implied by an imported document  | `{its graph}/shortcuts`                               |
 | a run imported from another tool                      | `{DEFAULT_BASE}run/{tool}-{its id there}`             |
 | the ontology                                          | `ONTOLOGY_GRAPH`, the ontology's own IRI              |
+| the run index (one small node set per run)            | `{base}graph/index`                                   |
 
 A shared node is the same for every run that uses it; its graph's name fixes its content (an architecture's
 key is a hash of its description), so writing it once is enough. A run's graph only refers to it.
+The run index (`graph.run_index`) holds a few `idx:` facts per run, keyed by the run's IRI: what resolving a
+run reference and the cross-run queries need, so that neither scans every run's graph.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from .vocabulary import DEFAULT_BASE, ONTOLOGY_GRAPH
 
 __all__ = [
     "DEFAULT_BASE",
+    "ID_PREFIX_LENGTH",
     "IMPORT_GRAPH_BASE",
     "INFERRED_SUFFIX",
     "ONTOLOGY_GRAPH",
@@ -50,8 +54,11 @@ __all__ = [
     "default_import_graph",
     "definition_key",
     "graph_of",
+    "id_prefix",
     "import_graph_for_hash",
+    "index_graph",
     "inferred_graph_of",
+    "is_index_graph",
     "is_inferred_graph",
     "is_write_once",
     "layer_node",
@@ -69,6 +76,12 @@ _SHARED_GRAPHS = tuple(f"/graph/{kind}/" for kind in SHARED_KINDS)
 
 #: Appended to a run's graph IRI to name the graph of its inferred triples.
 INFERRED_SUFFIX = "/inferred"
+
+#: How many leading characters of a run id the index keeps as a literal of its own, for prefix look-ups.
+ID_PREFIX_LENGTH = 4
+
+#: Appended to a base to name the run index's graph.
+_INDEX_GRAPH = "graph/index"
 
 #: Named graphs of imported documents without an explicit graph IRI: this prefix + the content's SHA-256[:32].
 IMPORT_GRAPH_BASE = f"{DEFAULT_BASE}import/"
@@ -117,6 +130,21 @@ class SearchIris:
 def graph_of(run_id: str, base: str = DEFAULT_BASE) -> NamedNode:
     """The named graph that holds a run."""
     return RunIris(run_id, base).graph
+
+
+def index_graph(base: str = DEFAULT_BASE) -> NamedNode:
+    """The run index's graph under `base`: `{base}graph/index` (no run id is `index`: ids are UUIDs)."""
+    return NamedNode(base + _INDEX_GRAPH)
+
+
+def is_index_graph(graph: object) -> bool:
+    """Whether a graph is a run index (under any base)."""
+    return isinstance(graph, NamedNode) and graph.value.endswith("/" + _INDEX_GRAPH)
+
+
+def id_prefix(run_id: str) -> str:
+    """The leading characters of a run id that the index keeps for prefix look-ups (all of a shorter id)."""
+    return run_id[:ID_PREFIX_LENGTH]
 
 
 def base_of(run_graph: NamedNode) -> str:

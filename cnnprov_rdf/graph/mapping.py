@@ -43,6 +43,7 @@ from .iris import (
     RunIris,
     architecture_key,
     definition_key,
+    index_graph,
     layer_node,
     metric_node,
     shared_graph_of,
@@ -50,6 +51,7 @@ from .iris import (
 )
 from .literals import date_time, double, integer, string, typed
 from .metrics import BEST_PROPERTIES, FINAL_PROPERTIES, STANDARD_METRICS
+from .run_index import index_triples
 from .search_mapping import search_quads, trial_statements
 from .vocabulary import CNN, DEFAULT_BASE, MLS, PROV, RDF_TYPE, RDFS
 
@@ -85,13 +87,17 @@ def _definition(base: str, kind: str, name: str, cnn_class: str) -> tuple[NamedN
 
 
 def to_quads(event: Event, base: str = DEFAULT_BASE) -> list[Quad]:
-    """All quads for one event: in the run's named graph, and in the graphs of the shared nodes it uses (an event
-    about a search as a whole: in the search's graph)."""
+    """All quads for one event: in the run's named graph, in the graphs of the shared nodes it uses, and its
+    facts for the run index (`run_index`, in `{base}graph/index`); an event about a search as a whole: in the
+    search's graph."""
     if isinstance(event, SearchStarted | SearchEnded):
         return search_quads(event, base)
     iris = RunIris(event.run_id, base)
     graph = iris.graph
-    return [item if isinstance(item, Quad) else Quad(*item, graph) for item in _triples(event, iris)]
+    quads = [item if isinstance(item, Quad) else Quad(*item, graph) for item in _triples(event, iris)]
+    index = index_graph(base)
+    quads += (Quad(*triple, index) for triple in index_triples(event, iris))
+    return quads
 
 
 def _typed_node(node: NamedNode, cnn_class: str, prov_class: str) -> Iterator[Triple]:

@@ -16,6 +16,8 @@ RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 RDFS_NS = "http://www.w3.org/2000/01/rdf-schema#"
 OWL_NS = "http://www.w3.org/2002/07/owl#"
 CNN_NS = "https://w3id.org/cnnprov/ontology#"
+#: The run index's own terms (`graph.run_index`): a store-internal lookup table, not part of the ontology.
+IDX_NS = "https://w3id.org/cnnprov/index#"
 
 #: Named graph that holds the ontology inside a store.
 ONTOLOGY_GRAPH = NamedNode("https://w3id.org/cnnprov/ontology")
@@ -57,6 +59,7 @@ MLS = _Namespace(MLS_NS)
 XSD = _Namespace(XSD_NS)
 RDFS = _Namespace(RDFS_NS)
 CNN = _Namespace(CNN_NS)
+IDX = _Namespace(IDX_NS)
 RDF_TYPE = NamedNode(RDF_NS + "type")
 
 #: The `cnn:` classes the mapping emits, with the PROV base type each one also carries explicitly.

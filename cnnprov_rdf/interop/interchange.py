@@ -24,6 +24,7 @@ from ..errors import ImportLimitError, InterchangeError, ProvImportError
 from ..graph.iris import DEFAULT_BASE, import_graph_for_hash, shortcuts_graph_of
 from ..graph.vocabulary import PREFIXES
 from ..query.runs import run_quads
+from ..storage.run_index import reindex
 from ..storage.store import open_for_writing
 from . import formats, jsonld, producers, qualified
 from .export import FORMATS, run_graphs
@@ -286,11 +287,14 @@ def _checked(file: str | os.PathLike[str], fmt: str, quads: Iterator[Quad]) -> I
 def _store(store: Store, target: NamedNode, fmt: str, quads: Iterator[Quad], *, explicit: bool) -> ImportResult:
     if not store.contains_named_graph(target):
         added = write_new_graph(store, target, quads, also=(shortcuts_graph_of(target),))
+        reindex(store, target)  # runs in the document (a cnnprov export, say) join the run index
+        store.flush()
         return ImportResult(target.value, added, fmt, already_present=False)
     if not explicit:  # the graph named after this content: the same document was imported before
         return ImportResult(target.value, 0, fmt, already_present=True)
     new = list(dict.fromkeys(quad for quad in quads if quad not in store))
     if new:
         store.extend(new)
+        reindex(store, target)
         store.flush()
     return ImportResult(target.value, len(new), fmt, already_present=not new)

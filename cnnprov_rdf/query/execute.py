@@ -12,10 +12,12 @@ from pyoxigraph import Store
 
 from ..errors import QueryError
 from ..graph.literals import python_value
+from ..graph.vocabulary import IDX_NS
 from ..storage.destination import Destination, Endpoint, StoreLocation, parse_destination
 from ..storage.store import open_for_reading, read_consistently
 from .binding import bind_parameters, with_values
 from .library import CannedQuery, find_query
+from .run_index import has_index, has_runs
 from .shaping import shaper_for
 from .sources import EndpointSource, Source
 
@@ -63,6 +65,33 @@ def queryable(target: Store | Source | Destination | str | os.PathLike[str]) -> 
     return open_for_reading(destination.path)
 
 
+class RowStream:
+    """Rows of a canned query as they come from the engine (each converted when it is read), once;
+    `count` is how many have been read so far."""
+
+    def __init__(self, query: CannedQuery, columns: list[str], rows: Iterator[dict[str, Any]]) -> None:
+        self.query, self.columns, self._rows, self.count = query, columns, rows, 0
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for row in self._rows:
+            self.count += 1
+            yield row
+
+
+def stream_query(
+    store: Store | Source | Destination | str | os.PathLike[str],
+    name: str,
+    *,
+    queries_dir: str | os.PathLike[str] | None = None,
+    **params: Any,
+) -> RowStream:
+    """Like `run_query`, but the rows are read as they are iterated, not gathered in a list first (for
+    `--run all` over every epoch of every run), from one snapshot. Parameters are checked before this returns."""
+    query = find_query(name, queries_dir)
+    columns, rows = _rows(query, queryable(store), params)
+    return RowStream(query, columns, rows)
+
+
 def run_query(
     store: Store | Source | Destination | str | os.PathLike[str],
     name: str,
@@ -73,14 +102,25 @@ def run_query(
     """Run the canned query `name` on a store (a pyoxigraph Store or a store path, opened read-only), a
     `sources.Source`, or a SPARQL endpoint (an `http(s)://` URL); `params` are the query's parameters."""
     query = find_query(name, queries_dir)
+
+    def run(target: Store | Source) -> QueryResult:
+        columns, rows = _rows(query, target, params)
+        return QueryResult(query, columns, list(rows))
+
     if isinstance(store, str | os.PathLike | StoreLocation):
         destination = parse_destination(store)
         if isinstance(destination, StoreLocation):  # a fresh snapshot, read again if a writer changed it under us
-            return read_consistently(destination.path, lambda snapshot: _run(query, snapshot, params))
-    return _run(query, queryable(store), params)
+            return read_consistently(destination.path, run)
+    return run(queryable(store))
 
 
-def _run(query: CannedQuery, target: Store | Source, params: dict[str, Any]) -> QueryResult:
+def _rows(
+    query: CannedQuery, target: Store | Source, params: dict[str, Any]
+) -> tuple[list[str], Iterator[dict[str, Any]]]:
+    """The result's columns and its rows, converted as they are read (gathered first for a `# shape:` step)."""
+    if IDX_NS in query.text and not has_index(target) and has_runs(target):
+        raise QueryError(f"query {query.name!r} reads the run index, which this store predates: add it once with "
+                         f"`cnnprov reindex --store PATH` (a store a new Tracker opens gets it by itself)")
     shaper = None
     if query.shape is not None:  # a `# shape:` step: it may resolve parameters first, and rearranges the rows
         shaper = shaper_for(query)
@@ -91,11 +131,10 @@ def _run(query: CannedQuery, target: Store | Source, params: dict[str, Any]) -> 
     if shaper is not None:
         raw = [{column: python_value(solution[i]) for i, column in enumerate(projected)} for solution in solutions]
         columns, shaped = shaper.shape(raw, params, bindings)
-        return QueryResult(query, columns, shaped)
+        return columns, iter(shaped)
     missing = [column for column in query.columns if column not in projected]
     if missing:
         raise QueryError(f"{query.path}: the header names columns the query does not select: {missing}")
     columns = list(query.columns)
     positions = [(column, projected.index(column)) for column in columns]  # by position: faster than by name
-    rows = [{column: python_value(solution[i]) for column, i in positions} for solution in solutions]
-    return QueryResult(query, columns, rows)
+    return columns, ({column: python_value(solution[i]) for column, i in positions} for solution in solutions)

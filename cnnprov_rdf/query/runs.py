@@ -1,5 +1,8 @@
-"""Finding runs in a store: the latest one, the previous one, or one named by IRI, UUID, name or a unique UUID
-prefix.
+"""Finding runs in a store: the latest one, the previous one, or one named by IRI, UUID, name or a unique UUID prefix.
+
+`find_run` reads the run index (`query.run_index`: a few look-ups, whatever the store's size) when the store
+has one, and scans every run (`list_runs`) in a store written before the index existed, or when the index
+names no run for a reference (so a run the index lacks is still found, and an unknown one is reported).
 
 `select_runs` is the one rule for a list of run references (or none, meaning every run); export,
 interchange, reasoning, validation and the report all choose their runs through it.
@@ -15,6 +18,7 @@ from pyoxigraph import Literal, NamedNode, Quad, Store
 from ..errors import RunNotFoundError
 from ..graph.iris import base_of, shared_graph
 from ..graph.vocabulary import CNN_NS, MLS, PROV, PROV_NS
+from . import run_index
 
 _RUNS = f"""
 SELECT ?run ?id ?graph ?started WHERE {{
@@ -91,7 +95,21 @@ def find_run(store: Store | Any, reference: str | None) -> RunRef:
     """The run `reference` names: None or "latest" for the newest run, "previous" for the one before it, else
     a run IRI, a run id, a run's name (an error listing the candidates if several runs have it) or a unique
     prefix of a run id. Raises `RunNotFoundError`."""
-    return _find(store, list_runs(store), reference)
+    if not run_index.has_index(store):
+        return _find(store, list_runs(store), reference)
+    if reference is None or reference in ("latest", "previous"):
+        wanted = 1 if reference == "previous" else 0
+        newest = run_index.newest(store, 2)
+        if len(newest) > wanted:
+            return RunRef(*newest[wanted])
+        return _find(store, [RunRef(*row) for row in newest], reference)  # raises the scan's error
+    for kind in ("iri", "id", "name", "prefix"):
+        matches = run_index.by_reference(store, kind, reference)
+        if len(matches) == 1:
+            return RunRef(*matches[0])
+        if matches:
+            break  # several: the scan's error lists the candidates
+    return _find(store, list_runs(store), reference)  # not indexed (a run the index lacks), ambiguous or not there
 
 
 def resolve_run(store: Store | Any, reference: str | None) -> tuple[NamedNode, NamedNode]:
@@ -102,12 +120,11 @@ def resolve_run(store: Store | Any, reference: str | None) -> tuple[NamedNode, N
 
 def select_runs(store: Store | Any, references: Iterable[str] | None = None) -> list[RunRef]:
     """The runs the references name, in the order given, each once; None means every run, newest first."""
-    runs = list_runs(store)
     if references is None:
-        return runs
+        return list_runs(store)
     chosen: dict[str, RunRef] = {}
     for reference in references:
-        run = _find(store, runs, reference)
+        run = find_run(store, reference)
         chosen.setdefault(run.graph.value, run)
     return list(chosen.values())
 

@@ -22,6 +22,7 @@ from ..errors import ConfigurationError, StoreError, StoreLockedError, StoreNotF
 from ..graph.iris import ONTOLOGY_GRAPH
 from ..resources import ontology_file
 from .destination import STORE_ENV, Destination, Endpoint, parse_destination
+from .run_index import predates_run_index, reindex
 
 T = TypeVar("T")
 
@@ -44,6 +45,8 @@ def open_for_writing(path: str | os.PathLike[str]) -> Store:
         raise StoreError(f"cannot open the provenance store {path}: {error}") from error
     if not store.contains_named_graph(ONTOLOGY_GRAPH):
         load_ontology(store)
+    if predates_run_index(store):  # written before the run index existed: build it, once
+        reindex(store)
     return store
 
 

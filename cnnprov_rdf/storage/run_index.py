@@ -1,0 +1,89 @@
+"""Building the run index (`graph.run_index`) from runs already in a store: for a store written before the
+index existed (`cnnprov store reindex`), and for runs that arrive in an imported document.
+
+The same facts the mapping writes are derived by SPARQL updates from each run's graph (its `cnn:Training`
+node, its end summary, datasets and testings) into the default base's index graph. Every update only adds
+facts, so reindexing twice changes nothing; `has_unindexed_runs` says whether a store has runs it lacks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyoxigraph import NamedNode, Store
+
+from ..graph.iris import ID_PREFIX_LENGTH, index_graph
+from ..graph.metrics import BEST_PROPERTIES, FINAL_PROPERTIES
+from ..graph.vocabulary import CNN_NS, IDX_NS, MLS_NS, PROV_NS
+
+__all__ = ["has_unindexed_runs", "indexed_runs", "predates_run_index", "reindex"]
+
+_PREFIXES = f"PREFIX prov: <{PROV_NS}>\nPREFIX cnn: <{CNN_NS}>\nPREFIX idx: <{IDX_NS}>\nPREFIX mls: <{MLS_NS}>\n"
+
+_SUMMARY = " ".join(f"(cnn:{p} idx:{p})" for p in sorted({*FINAL_PROPERTIES.values(), *BEST_PROPERTIES.values()}))
+
+#: One update per group of facts; `{graph}` opens the run's graph ?g (any, or the one given), `{index}` is the
+#: index graph.
+_UPDATES = (
+    """INSERT {{ GRAPH {index} {{ ?run idx:runId ?id ; idx:idPrefix ?prefix ; idx:startedAt ?started ;
+                                    idx:graph ?g }} }}
+       WHERE {{ {graph} {{ ?run a cnn:Training ; cnn:runId ?id ; prov:startedAtTime ?started }}
+                BIND(SUBSTR(?id, 1, {prefix_length}) AS ?prefix) }}""",
+    """INSERT {{ GRAPH {index} {{ ?run idx:name ?name }} }}
+       WHERE {{ {graph} {{ ?run a cnn:Training ; cnn:runName ?name }} }}""",
+    """INSERT {{ GRAPH {index} {{ ?run idx:plannedEpochs ?planned }} }}
+       WHERE {{ {graph} {{ ?run a cnn:Training ; cnn:plannedEpochs ?planned }} }}""",
+    """INSERT {{ GRAPH {index} {{ ?run idx:endedAt ?ended ; idx:status ?status ; idx:epochsCompleted ?epochs ;
+                                    idx:totalTrainingSeconds ?seconds }} }}
+       WHERE {{ {graph} {{ ?run a cnn:Training ; prov:endedAtTime ?ended ; cnn:status ?status ;
+                           cnn:epochsCompleted ?epochs ; cnn:totalTrainingSeconds ?seconds }} }}""",
+    """INSERT {{ GRAPH {index} {{ ?run ?to ?value }} }}
+       WHERE {{ VALUES (?from ?to) {{ {summary} }} {graph} {{ ?run a cnn:Training ; ?from ?value }} }}""",
+    """INSERT {{ GRAPH {index} {{ ?run idx:dataset ?data . ?data idx:datasetName ?name ; idx:location ?where }} }}
+       WHERE {{ {graph} {{ ?run a cnn:Training ; prov:used ?data . ?data a cnn:Dataset ; cnn:datasetName ?name
+                           OPTIONAL {{ ?data cnn:location ?where }} }} }}""",
+    """INSERT {{ GRAPH {index} {{ ?testing idx:testOf ?run ; idx:testedAt ?at ; idx:testLoss ?loss ;
+                                        idx:testAccuracy ?accuracy ; idx:testExamples ?examples }} }}
+       WHERE {{ {graph} {{ ?testing a cnn:Testing ; prov:wasInformedBy ?run ; prov:endedAtTime ?at .
+                           ?run a cnn:Training .
+                           ?result prov:wasGeneratedBy ?testing ; a cnn:TestResult .
+                           OPTIONAL {{ ?result cnn:loss ?loss }} OPTIONAL {{ ?result cnn:accuracy ?accuracy }}
+                           OPTIONAL {{ ?result cnn:testExamples ?examples }} }} }}""",
+)
+
+_UNINDEXED = _PREFIXES + """SELECT ?run WHERE {
+  GRAPH ?g { ?run a cnn:Training ; cnn:runId ?id ; prov:startedAtTime ?started }
+  FILTER NOT EXISTS { GRAPH ?index { ?run idx:runId ?id } }
+} LIMIT 1"""
+
+
+_ANY_RUN = _PREFIXES + "SELECT ?run WHERE { GRAPH ?g { ?run a cnn:Training } } LIMIT 1"
+_ANY_INDEXED = _PREFIXES + "SELECT ?run WHERE { GRAPH ?index { ?run idx:runId ?id } } LIMIT 1"
+
+
+def predates_run_index(store: Store) -> bool:
+    """Whether the store holds runs but no run index at all (two one-row look-ups)."""
+    runs: Any = store.query(_ANY_RUN)
+    indexed: Any = store.query(_ANY_INDEXED)
+    return any(True for _ in runs) and not any(True for _ in indexed)
+
+
+def indexed_runs(store: Store) -> int:
+    """How many runs the run index holds."""
+    count = "SELECT (COUNT(DISTINCT ?run) AS ?n) WHERE { GRAPH ?i { ?run idx:runId ?id } }"
+    solutions: Any = store.query(_PREFIXES + count)
+    return int(next(iter(solutions))["n"].value)
+
+
+def has_unindexed_runs(store: Store) -> bool:
+    """Whether the store holds a run that the run index lacks (O(runs): for maintenance, not per query)."""
+    solutions: Any = store.query(_UNINDEXED)
+    return any(True for _ in solutions)
+
+
+def reindex(store: Store, graph: NamedNode | None = None) -> None:
+    """Add the index facts of every run in `graph` (every graph when None) that the index lacks."""
+    scope = "GRAPH ?g" if graph is None else f"VALUES ?g {{ {graph} }} GRAPH ?g"
+    for update in _UPDATES:
+        text = update.format(index=index_graph(), graph=scope, prefix_length=ID_PREFIX_LENGTH, summary=_SUMMARY)
+        store.update(_PREFIXES + text)
