@@ -47,7 +47,7 @@ def train(tracker: Tracker, name: str, epochs: int = 2, *, fail: bool = False) -
 
 def scanned(store: Store, reference: str):  # type: ignore[no-untyped-def]
     """What the scan of every run (the resolution of a store without an index) says."""
-    return _find(list_runs(store), reference)
+    return _find(store, list_runs(store), reference)
 
 
 def assert_resolves_like_a_scan(store: Store, references: list[str]) -> None:
@@ -87,7 +87,7 @@ def test_names_resolve_to_their_run_and_a_shared_name_is_ambiguous(many, tmp_pat
     with Tracker(tmp_path / "twice") as tracker:
         train(tracker, "same"), train(tracker, "same")
         tracker.flush()
-    with pytest.raises(RunNotFoundError, match="2 runs are named 'same'; give a run id instead"):
+    with pytest.raises(RunNotFoundError, match="'same' names 2 runs: "):  # the candidates listed (ids, starts)
         find_run(open_for_reading(tmp_path / "twice"), "same")
 
 
