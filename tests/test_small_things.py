@@ -91,10 +91,25 @@ def test_serve_read_write_creates_a_missing_store(tmp_path, monkeypatch, capsys)
     import cnnprov_rdf.cli.remote_commands as remote
 
     started = []
-    monkeypatch.setattr(remote.os, "execv", lambda path, command: started.append(command))
+
+    class Front:  # the proxy `serve` would return: it serves until stopped; here it stops at once
+        class backend:
+            @staticmethod
+            def stop() -> None: ...
+
+        def serve_forever(self) -> None: ...
+
+        def server_close(self) -> None: ...
+
+    def serve(store, host, port, **options):  # type: ignore[no-untyped-def]
+        started.append((store, host, port, options))
+        return Front()
+
+    monkeypatch.setattr(remote, "serve", serve)
     store = tmp_path / "new-store"
     assert main(["serve", "--store", str(store), "--read-write"]) == 0
-    assert (store / "CURRENT").exists() and started and "created a new provenance store" in capsys.readouterr().err
+    assert (store / "CURRENT").exists() and "created a new provenance store" in capsys.readouterr().err
+    assert [(s, h, p, o["read_write"]) for s, h, p, o in started] == [(store, "127.0.0.1", 7878, True)]
     assert run_query(open_for_reading(store), "runs").rows == []
     assert main(["serve", "--store", str(tmp_path / "missing")]) == 2  # read-only: still an error
     assert "no provenance store" in capsys.readouterr().err
