@@ -3,31 +3,16 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 import urllib.error
 import urllib.parse
 import urllib.request
 
 import pytest
-
-from cnnprov_rdf.storage.server import ServerProcess, free_port, wait_until_up
+from _serve import serve
 
 COUNT_RUNS = "SELECT (COUNT(?r) AS ?n) WHERE { ?r a <https://w3id.org/cnnprov/ontology#Training> }"
 
 
-def serve(store, *extra: str) -> ServerProcess:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cnnprov_rdf.cli", "serve", "--store", str(store), "--bind", f"127.0.0.1:{port}",
-         *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    server = ServerProcess(process, f"http://127.0.0.1:{port}")
-    try:
-        wait_until_up(server.url)
-    except Exception:
-        server.stop()
-        raise
-    return server
 
 
 def post_update(url: str, update: str) -> int:

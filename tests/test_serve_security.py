@@ -4,11 +4,8 @@ and a read-only server started before a training shows its epochs within seconds
 
 from __future__ import annotations
 
-import os
 import select
 import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -16,30 +13,17 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from _serve import serve
 from pyoxigraph import Store
 
 from cnnprov_rdf import Tracker
 from cnnprov_rdf.interop.interchange import import_file
 from cnnprov_rdf.storage.guard import outbound_keyword
-from cnnprov_rdf.storage.server import ServerProcess, free_port, wait_until_up
 
-REPO = Path(__file__).resolve().parents[1]
 TOKEN = "s3cret-token"
 COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?s <http://example.org/p> ?o }"
 
 
-def serve(store: Path, *extra: str) -> ServerProcess:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cnnprov_rdf.cli", "serve", "--store", str(store), "--bind", f"127.0.0.1:{port}",
-         *extra], env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    server = ServerProcess(process, f"http://127.0.0.1:{port}")
-    try:
-        wait_until_up(server.url)
-    except Exception:
-        server.stop()
-        raise
-    return server
 
 
 def request(url: str, path: str, body: str | None = None, headers: dict[str, str] | None = None,

@@ -50,7 +50,7 @@ from .iris import (
     shared_node,
 )
 from .literals import date_time, double, integer, string, typed
-from .metrics import BEST_PROPERTIES, FINAL_PROPERTIES, STANDARD_METRICS
+from .metrics import STANDARD_METRICS, summary_properties
 from .run_index import index_triples
 from .search_mapping import search_quads, trial_statements
 from .vocabulary import CNN, DEFAULT_BASE, MLS, PROV, RDF_TYPE, RDFS
@@ -374,10 +374,8 @@ def _(event: RunEnded, iris: RunIris) -> Iterator[Statement]:
     yield run, CNN.status, string(event.status)
     yield run, CNN.epochsCompleted, integer(summary.epochs_completed)
     yield run, CNN.totalTrainingSeconds, double(summary.total_training_seconds)
-    for table, metrics in ((FINAL_PROPERTIES, summary.final_metrics), (BEST_PROPERTIES, summary.best_metrics)):
-        for name, value in metrics.items():
-            if name in table:
-                yield run, CNN.term(table[name]), double(value)
+    for name, value in summary_properties(summary.final_metrics, summary.best_metrics):
+        yield run, CNN.term(name), double(value)
     if event.status == "finished":
         yield from _model(iris)
         yield iris.node("model"), PROV.generatedAtTime, date_time(event.ended_at)

@@ -6,6 +6,7 @@ A Keras metric outside the table (`top_5`, …) is still recorded, as a `cnn:Met
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 
@@ -89,3 +90,12 @@ def label(name: str) -> str:
     """A metric's human label (its name when unknown)."""
     metric = METRICS.get(name)
     return name if metric is None else metric.label
+
+
+def summary_properties(final: dict[str, float], best: dict[str, float]) -> Iterator[tuple[str, float]]:
+    """(property local name, value) of a run summary's final and best values of the metrics the table knows:
+    what the run node (`cnn:`) and the run index (`idx:`) both state."""
+    for table, metrics in ((FINAL_PROPERTIES, final), (BEST_PROPERTIES, best)):
+        for name, value in metrics.items():
+            if name in table:
+                yield table[name], value

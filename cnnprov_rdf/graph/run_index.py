@@ -29,7 +29,7 @@ from pyoxigraph import Literal, NamedNode
 from ..capture.events import DatasetRecorded, Event, RunEnded, RunStarted, TestingDone
 from .iris import RunIris, id_prefix
 from .literals import date_time, double, integer, string
-from .metrics import BEST_PROPERTIES, FINAL_PROPERTIES
+from .metrics import summary_properties
 from .vocabulary import IDX
 
 Triple = tuple[NamedNode, NamedNode, NamedNode | Literal]
@@ -63,10 +63,8 @@ def _(event: RunEnded, iris: RunIris) -> Iterator[Triple]:
     yield run, IDX.status, string(event.status)
     yield run, IDX.epochsCompleted, integer(summary.epochs_completed)
     yield run, IDX.totalTrainingSeconds, double(summary.total_training_seconds)
-    for table, metrics in ((FINAL_PROPERTIES, summary.final_metrics), (BEST_PROPERTIES, summary.best_metrics)):
-        for name, value in metrics.items():
-            if name in table:
-                yield run, IDX.term(table[name]), double(value)
+    for name, value in summary_properties(summary.final_metrics, summary.best_metrics):
+        yield run, IDX.term(name), double(value)
 
 
 @index_triples.register
