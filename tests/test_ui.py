@@ -360,10 +360,10 @@ def test_without_graphviz_the_run_page_says_so(page, ui_store, grid):
         run_id = grid.runs["lr0.01-e1"].run_id
         status, kind, body = get(f"{url}/api/runs/{run_id}/graph.svg")
         assert (status, kind) == (503, "application/json; charset=utf-8")
-        assert "Graphviz is not installed" in json.loads(body)["error"]
+        assert "Graphviz's `dot` program was not found: install Graphviz" in json.loads(body)["error"]
         page.goto(f"{url}/run/{run_id}")
         page.wait_for_selector("#graph .notice")
-        assert "Graphviz is not installed" in page.text_content("#graph")
+        assert "Graphviz's `dot` program was not found: install Graphviz" in page.text_content("#graph")
         page.wait_for_selector("#loss-plot .main-svg")  # the rest of the page is there
     finally:
         stop(process)

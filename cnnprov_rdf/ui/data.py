@@ -176,11 +176,8 @@ class Data:
         try:
             return run_graph_svg(self.source(), row["run_id"])  # not read(): Graphviz errors are RuntimeErrors
         except RenderError:
-            raise
-        except Exception as error:  # graphviz.ExecutableNotFound, a failing `dot`
-            if type(error).__name__ == "ExecutableNotFound" or isinstance(error, FileNotFoundError):
-                raise RenderError("Graphviz is not installed: install it (e.g. apt install graphviz) to see "
-                                  "the PROV graph") from error
+            raise  # a missing `dot` among them: visual.graph says what to install
+        except Exception as error:  # a failing `dot`
             raise RenderError(f"the PROV graph could not be drawn: {error}") from error
 
     # --- queries ------------------------------------------------------------------------------------
