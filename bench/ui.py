@@ -30,9 +30,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 REPO = Path(__file__).resolve().parents[1]
 
+from synthetic import bulk_build  # noqa: E402  (bench/synthetic.py: the same store as the query benchmark)
+
 from cnnprov_rdf.query.leaderboard import leaderboard  # noqa: E402
 from cnnprov_rdf.storage.store import open_for_reading  # noqa: E402
-from queries import build_store  # noqa: E402  (bench/queries.py: the same store as the query benchmark)
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -137,7 +138,7 @@ def main() -> None:
         built: dict[str, float] = {}
         if not (store / "CURRENT").exists():
             store.parent.mkdir(parents=True, exist_ok=True)
-            built = build_store(store, args.runs, args.epochs)
+            built = bulk_build(store, args.runs, args.epochs)
         result = {"store": str(store), "built": built, "cpus": os.cpu_count(), **measure(store, args.repeat)}
     if args.json:
         print(json.dumps(result, indent=2))

@@ -15,12 +15,11 @@ from ..interop.limits import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, DEFAULT_TIMEO
 from ..interop.reasoning import reason, remove_inferences
 from ..interop.validation import validate
 from ..storage.run_index import indexed_runs, reindex
-from ..storage.store import compact, open_for_reading, open_for_writing
+from ..storage.store import compact, open_for_reading, open_for_writing, read_consistently
 from .output import progress
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    store = open_for_reading(args.store)
     if args.format is None:  # from the output file's extension (run.jsonld, run.nq, run.provn), else Turtle
         args.format = (format_for_path(args.output) if args.output is not None else None) or "turtle"
     args.format = format_name(args.format)
@@ -28,7 +27,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise ExportError(f"unknown export format {args.format!r}; choose one of "
                           f"{', '.join([*FORMATS, *PROV_EXPORT_FORMATS, *ALIASES])}")
     if args.format in PROV_EXPORT_FORMATS:
-        text = export_prov(store, args.format, args.run)
+        text = read_consistently(args.store, lambda store: export_prov(store, args.format, args.run))
         if args.output is None:
             print(text)
             return 0
@@ -36,7 +35,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         args.output.write_text(text, encoding="utf-8")
         print(f"wrote {args.output}", file=sys.stderr)
         return 0
-    data = export(store, args.format, args.run, args.output, named_graphs=True if args.named_graphs else None)
+    data = read_consistently(args.store, lambda store: export(
+        store, args.format, args.run, args.output, named_graphs=True if args.named_graphs else None))
     if data is not None:
         sys.stdout.buffer.write(data)
     else:
@@ -86,7 +86,7 @@ def cmd_reason(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    report = validate(open_for_reading(args.store), args.run)
+    report = read_consistently(args.store, lambda store: validate(store, args.run))
     print(report.text())
     return 0 if report.conforms else 1
 

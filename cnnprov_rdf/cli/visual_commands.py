@@ -7,14 +7,14 @@ import sys
 from pathlib import Path
 
 from ..graph.metrics import EPOCH_FIELDS
-from ..storage.store import open_for_reading
+from ..storage.store import read_consistently
 from ..visual import build_report, plot_curves, render, run_graph_dot
 from .output import progress_bar
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    dot = run_graph_dot(open_for_reading(args.store), args.run, all_epochs=args.epochs,
-                        all_hyperparameters=args.all_hyperparameters)
+    dot = read_consistently(args.store, lambda store: run_graph_dot(
+        store, args.run, all_epochs=args.epochs, all_hyperparameters=args.all_hyperparameters))
     if args.output is None:
         print(dot)
         return 0
@@ -23,14 +23,14 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    plot_curves(open_for_reading(args.store), args.run, args.metric, path=args.output)
+    read_consistently(args.store, lambda store: plot_curves(store, args.run, args.metric, path=args.output))
     print(f"wrote {args.output}", file=sys.stderr)
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    html = build_report(open_for_reading(args.store), args.run,
-                        progress=lambda run_id, done, total: progress_bar("report", done, total))
+    html = read_consistently(args.store, lambda store: build_report(
+        store, args.run, progress=lambda run_id, done, total: progress_bar("report", done, total)))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(html, encoding="utf-8")
     print(f"wrote {args.output} ({len(html) / 1e3:.0f} kB)", file=sys.stderr)
