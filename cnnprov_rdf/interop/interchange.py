@@ -95,10 +95,8 @@ def export_prov(store: Store, fmt: str = "provn", runs: Sequence[str] | None = N
 
 def import_format(file: str | os.PathLike[str], fmt: str | None = None, content: bytes | None = None) -> str:
     """The import format: `fmt`, or else what the content says, checked against the extension
-    (`interop.formats.detect_format`). Without `content` the file is read."""
-    if content is None:
-        content = _read(file)
-    return formats.detect_format(file, content, fmt)
+    (`interop.formats.detect_format`). Without `content` the file's head is read (`_head`)."""
+    return formats.detect_format(file, _head(file) if content is None else content, fmt)
 
 
 def _head(file: str | os.PathLike[str]) -> bytes:
@@ -110,13 +108,6 @@ def _head(file: str | os.PathLike[str]) -> bytes:
             if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"["):
                 head += handle.read()
             return head
-    except OSError as error:
-        raise ProvImportError(f"{file}: cannot read the file: {error.strerror or error}") from error
-
-
-def _read(file: str | os.PathLike[str]) -> bytes:
-    try:
-        return Path(file).read_bytes()
     except OSError as error:
         raise ProvImportError(f"{file}: cannot read the file: {error.strerror or error}") from error
 
