@@ -27,7 +27,7 @@ from cnnprov_rdf.query.execute import run_query
 from cnnprov_rdf.query.library import load_queries
 from cnnprov_rdf.query.sources import EndpointSource, LocalSource
 from cnnprov_rdf.storage.server import start_server
-from queries import build_store
+from synthetic import bulk_build as build_store
 
 
 def timed(call) -> float:  # type: ignore[no-untyped-def]

@@ -31,7 +31,11 @@ from cnnprov_rdf.capture.events import (
     RunStarted,
     RunSummary,
     ScheduleRecorded,
+    SearchEnded,
+    SearchStarted,
     TestingDone,
+    TrialEnded,
+    TrialStarted,
 )
 from cnnprov_rdf.graph.iris import is_write_once
 from cnnprov_rdf.graph.mapping import to_quads
@@ -51,6 +55,10 @@ AGENTS = Agents(software_version="0.1.0", python_version="3.11.2", framework_nam
                 host_name="bench-host", user_name="bench")
 
 _EPOCH_ZERO = datetime(2026, 1, 1, tzinfo=UTC)
+
+#: The first runs are the trials of one recorded search (for `searches` and `search-trials`).
+SEARCH_TRIALS = 10
+SEARCH_ID = "00000000-0000-4000-8000-00000000beef"
 
 
 def synthetic_runs(runs: int, epochs: int, seed: int = 0) -> Iterator[dict[str, Any]]:
@@ -88,6 +96,12 @@ def run_events(data: dict[str, Any], seed: int = 0) -> list[Event]:
         ScheduleRecorded(run_id, "step-decay", rate, 0.5, max(1, planned // 3)),
         ArchitectureRecorded(run_id, "alexnet", 58_000_000, tuple(LAYERS)),
     ]
+    trial = data["index"] < SEARCH_TRIALS
+    if data["index"] == 0:
+        events.insert(0, SearchStarted(SEARCH_ID, clock, "synthetic-grid", "grid", "val_accuracy", "maximize",
+                                       {"learning_rate": '{"values": [0.0005, 0.001, 0.002]}'}))
+    if trial:
+        events.append(TrialStarted(run_id, SEARCH_ID, str(data["index"]), {"learning_rate": ""}))
     previous, adaptations, total = None, 0, 0.0
     final: dict[str, float] = {}
     best: dict[str, float] = {}
@@ -113,6 +127,11 @@ def run_events(data: dict[str, Any], seed: int = 0) -> list[Event]:
     summary = RunSummary(len(data["epochs"]), total, dict(final), dict(best))
     events.append(RunEnded(run_id, clock, data["status"], summary))
     events.append(TestingDone(run_id, 1, data["test"], clock, clock + timedelta(seconds=2), 272, True))
+    if trial:
+        status = "completed" if data["status"] == "finished" else "failed"
+        events.append(TrialEnded(run_id, SEARCH_ID, status, final.get("val_accuracy")))
+        if data["index"] == SEARCH_TRIALS - 1:
+            events.append(SearchEnded(SEARCH_ID, clock))
     return events
 
 
