@@ -22,12 +22,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from synthetic import bulk_build as build_store
+
 from cnnprov_rdf.interop.interchange import import_file
 from cnnprov_rdf.query.execute import run_query
 from cnnprov_rdf.query.library import load_queries
 from cnnprov_rdf.query.sources import EndpointSource, LocalSource
 from cnnprov_rdf.storage.server import start_server
-from synthetic import bulk_build as build_store
 
 
 def timed(call) -> float:  # type: ignore[no-untyped-def]

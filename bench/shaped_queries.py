@@ -15,9 +15,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from synthetic import bulk_build as build_store
+
 from cnnprov_rdf.query.execute import run_query
 from cnnprov_rdf.storage.store import open_for_reading
-from synthetic import bulk_build as build_store
 
 CASES = [
     ("config-ranking", {}),

@@ -13,7 +13,8 @@ from cnnprov_rdf.capture.tracker import Tracker
 from cnnprov_rdf.cli import main
 from cnnprov_rdf.errors import QueryError
 from cnnprov_rdf.query.execute import run_query
-from cnnprov_rdf.query.leaderboard import leaderboard, lower_is_better, sort_rows
+from cnnprov_rdf.query.leaderboard import leaderboard
+from cnnprov_rdf.query.run_table import lower_is_better, sort_rows
 from cnnprov_rdf.storage.store import open_for_reading
 
 ORDER = ["lr0.01-e1", "lr0.01-e2", "lr0.005-e1", "lr0.005-e2", "raises", "early-stop"]
@@ -97,12 +98,12 @@ def test_sorting_puts_nan_and_missing_after_every_number():
         assert math.isnan(ordered[2]) and ordered[3] is None
 
 
-def test_search_matches_names_ids_status_and_hyperparameter_values(store, grid):
+def test_match_finds_names_ids_status_and_hyperparameter_values(store, grid):
     # (not a bare "e2": a run id, hexadecimal, may contain it)
-    assert [row["name"] for row in leaderboard(store, search="LR0.005").rows] == ["lr0.005-e2", "lr0.005-e1"]
-    assert [row["name"] for row in leaderboard(store, search="fail").rows] == ["raises"]
-    assert [row["name"] for row in leaderboard(store, search=grid.runs["raises"].run_id[:8]).rows] == ["raises"]
-    assert leaderboard(store, search="no such thing").rows == []
+    assert [row["name"] for row in leaderboard(store, match="LR0.005").rows] == ["lr0.005-e2", "lr0.005-e1"]
+    assert [row["name"] for row in leaderboard(store, match="fail").rows] == ["raises"]
+    assert [row["name"] for row in leaderboard(store, match=grid.runs["raises"].run_id[:8]).rows] == ["raises"]
+    assert leaderboard(store, match="no such thing").rows == []
 
 
 def test_a_user_hyperparameter_and_a_run_in_progress(grid, tmp_path):
@@ -129,3 +130,40 @@ def test_cli_prints_the_leaderboard(grid, capsys):
     assert [row["name"] for row in printed] == [row["name"] for row in leaderboard(grid.store, "test_accuracy")]
     assert main(["leaderboard", "--store", str(grid.store), "--sort", "bogus"]) == 2
     assert "cannot sort the leaderboard" in capsys.readouterr().err
+
+
+def _two_searches(path):
+    """Two grid searches of two runs each, beside the runs already in the store; their trial names by search."""
+    trials: dict[str, list[str]] = {}
+    with Tracker(path) as tracker:
+        for search_name, rates in (("first-grid", (0.1, 0.2)), ("second grid", (0.3, 0.4))):
+            with tracker.search(search_name, space={"learning_rate": list(rates)}, objective="val_loss") as search:
+                for trial, rate in enumerate(rates):
+                    run = tracker.start_run(name=f"{search_name}-{trial}", planned_epochs=1)
+                    search.record_trial(run, trial, {"learning_rate": rate})
+                    run.log_epoch(1, {"loss": rate, "val_loss": 2 * rate})
+                    run.end()
+                    trials.setdefault(search_name, []).append(f"{search_name}-{trial}")
+        tracker.flush()
+    return trials
+
+
+def test_filtered_by_a_search_its_trials_only_with_their_sampled_values(grid, tmp_path, capsys):
+    path = tmp_path / "store"
+    shutil.copytree(grid.store, path)
+    trials = _two_searches(path)
+    every = leaderboard(str(path))
+    assert len(every.rows) == len(ORDER) + 4
+    first = leaderboard(str(path), search="first-grid", sort="final_val_loss").rows
+    assert [(row["name"], row["hp.learning_rate"], row["final_val_loss"]) for row in first] == [
+        ("first-grid-0", 0.1, 0.2), ("first-grid-1", 0.2, 0.4)]
+    latest = leaderboard(str(path), search="latest").rows  # the newest search: "second grid"
+    assert sorted(row["name"] for row in latest) == sorted(trials["second grid"])
+    both = leaderboard(str(path), search="second grid", match="grid-1").rows
+    assert [row["name"] for row in both] == ["second grid-1"]
+    assert run_query(str(path), "leaderboard", search="first-grid", sort="final_val_loss").rows == first
+    assert main(["leaderboard", "--store", str(path), "--search", "first-grid", "--format", "json"]) == 0
+    assert [row["name"] for row in json.loads(capsys.readouterr().out)] == ["first-grid-1", "first-grid-0"]
+    assert main(["leaderboard", "--store", str(path), "--search", "no-such-search"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "no search 'no-such-search'" in error

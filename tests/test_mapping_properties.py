@@ -260,9 +260,11 @@ def test_every_quad_is_in_the_runs_graph_or_describes_a_shared_node_in_its_graph
     assert base_of(run_graph) == DEFAULT_BASE
     for quad in quads:
         if is_index_graph(quad.graph_name):
-            # a run-index fact: about the run, one of its nodes or its dataset, in its base's index graph, in idx:
+            # a run-index fact: about the run, one of its nodes, its dataset, a key or the index itself, in its
+            # base's index graph, in idx:
             assert quad.graph_name == index_graph(), quad
-            assert quad.subject.value.startswith((RunIris(event.run_id).prefix, f"{DEFAULT_BASE}dataset/")), quad
+            assert quad.subject.value.startswith((RunIris(event.run_id).prefix, f"{DEFAULT_BASE}dataset/", IDX_NS)) or (
+                quad.subject == index_graph()), quad
             assert quad.predicate.value.startswith(IDX_NS), quad
         elif quad.graph_name != run_graph:
             # a hyperparameter's, a measure's or an architecture's graph, named after the node it describes

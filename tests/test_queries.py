@@ -513,7 +513,11 @@ def test_results_convert_to_dataframes_with_the_header_columns(store, grid):
             continue
         result = run_query(store, name)
         frame = result.to_dataframe()
-        assert list(frame.columns) == result.columns == list(query.columns)
+        if name == "leaderboard":  # the header's columns, then one per hyperparameter, summary and test metric
+            assert list(frame.columns) == result.columns and result.columns[:6] == list(query.columns)
+            assert "hp.learning_rate" in result.columns and "test_accuracy" in result.columns
+        else:
+            assert list(frame.columns) == result.columns == list(query.columns)
         assert len(frame) == len(result)
     frame = run_query(store, "runs").to_dataframe()
     assert frame["name"].tolist() == ORDER[::-1]
@@ -537,6 +541,8 @@ def test_cli_lists_every_query_with_its_parameters_as_json(capsys):
         "compare-runs": [run("a", "latest"), run("b", "previous"),
                          {"name": "runs", "type": "runs", "required": False, "default": "all"}],
         "search-trials": [{"name": "search", "type": "search", "required": False, "default": "latest"}],
+        "leaderboard": [{"name": "sort", "type": "string", "required": False, "default": "started"},
+                        {"name": "search", "type": "search", "required": False, "default": "all"}],
         "test-results": [run("run", "all")],
         "model-lineage": [{"name": "file", "type": "string", "required": False, "default": "all"}],
         "config-ranking": [{"name": "metric", "type": "choice", "required": False, "default": "test_accuracy",

@@ -16,13 +16,15 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pyoxigraph import Store
+from pyoxigraph import Literal, NamedNode, Store
 
 from cnnprov_rdf.capture.events import Agents, EpochEnded, RunEnded, RunStarted, RunSummary
 from cnnprov_rdf.capture.tracker import Tracker
 from cnnprov_rdf.errors import QueryError, RunNotFoundError
 from cnnprov_rdf.graph.iris import index_graph
 from cnnprov_rdf.graph.mapping import to_quads
+from cnnprov_rdf.graph.run_index import HYPERPARAMETER_KEY, TEST_METRIC_KEY, hyperparameter_key
+from cnnprov_rdf.graph.vocabulary import IDX_NS
 from cnnprov_rdf.interop.export import export
 from cnnprov_rdf.interop.interchange import import_file
 from cnnprov_rdf.query.execute import run_query
@@ -215,3 +217,67 @@ def test_cli_reindexes_an_old_store_and_counts_streamed_rows(many, tmp_path) -> 
                               capture_output=True, text=True, env=env)
     assert streamed.returncode == 0 and streamed.stderr == "80 rows\n"
     assert streamed.stdout.count("\n") == 81 and streamed.stdout.startswith("epoch,loss,")
+
+
+ODD_NAMES = ["learning rate", "β₁ (adam)", "100%", "a#b/c?d", "x", "test-loss"]
+
+
+def _rich_store(path: Path) -> None:
+    """Runs with odd hyperparameter and test-metric names, two testings of one run, and a search's trials."""
+    with Tracker(path) as tracker:
+        with tracker.search("rich", space={"learning rate": [0.1, 0.2]}, objective="val_loss") as search:
+            for trial, rate in enumerate((0.1, 0.2)):
+                run = tracker.start_run(name=f"rich-{trial}", planned_epochs=1, agents=AGENTS)
+                search.record_trial(run, trial, {"learning rate": rate})
+                run.log_hyperparameters({name: f"v{i}" for i, name in enumerate(ODD_NAMES[1:])} | {"x": trial})
+                run.log_epoch(1, {"loss": rate, "val_loss": 2 * rate}, elapsed_seconds=0.5)
+                run.end()
+                run.log_test({"loss": rate, "accuracy": 1 - rate, "top 5 %": 0.5 + trial})
+                time.sleep(0.002)
+                run.log_test({"loss": rate / 2, "accuracy": 1 - rate / 2, "top 5 %": 0.75 + trial})
+        tracker.flush()
+
+
+def test_reindex_derives_exactly_the_facts_the_mapping_writes(tmp_path) -> None:
+    path = tmp_path / "store"
+    _rich_store(path)
+    written = {q for q in open_for_reading(path) if q.graph_name == index_graph()}
+    assert any(q.predicate.value == f"{IDX_NS}hp-learning%20rate" for q in written)
+    bare = tmp_path / "bare"
+    store = open_for_writing(bare)
+    store.extend(q for q in open_for_reading(path) if q.graph_name != index_graph())
+    store.flush()
+    del store
+    store = open_for_writing(bare)  # a writer opening a store without an (up-to-date) index rebuilds it
+    rebuilt = {q for q in store if q.graph_name == index_graph()}
+    assert rebuilt == written
+    del store
+    board = run_query(str(bare), "leaderboard").rows
+    assert {(row["name"], row["hp.learning rate"], row["hp.100%"], row["test_top 5 %"], row["test_loss"])
+            for row in board} == {("rich-0", 0.1, "v1", 0.75, 0.05), ("rich-1", 0.2, "v1", 1.75, 0.1)}
+
+
+def test_an_index_of_an_older_version_is_refused_by_cross_run_queries_and_rebuilt_by_a_writer(tmp_path) -> None:
+    path = tmp_path / "store"
+    _rich_store(path)
+    old = tmp_path / "old"
+    store = open_for_writing(old)
+    version = NamedNode(f"{IDX_NS}version")
+    store.extend(q for q in open_for_reading(path) if q.graph_name != index_graph() or not (
+        q.predicate == version or q.predicate.value.startswith((HYPERPARAMETER_KEY, TEST_METRIC_KEY))))
+    store.flush()
+    del store
+    with pytest.raises(QueryError, match="reads the run index, which this store predates"):
+        run_query(str(old), "leaderboard")
+    assert find_run(open_for_reading(old), "latest").id == find_run(open_for_reading(path), "latest").id
+    writer = open_for_writing(old)  # brings the index up to date
+    del writer
+    assert run_query(str(old), "leaderboard").rows == run_query(str(path), "leaderboard").rows
+
+
+@settings(max_examples=80, deadline=None)
+@given(names)
+def test_a_key_is_what_sparql_derives_from_the_name(name: str) -> None:
+    derived = Store().query(f'SELECT (IRI(CONCAT("{HYPERPARAMETER_KEY}", ENCODE_FOR_URI(?n))) AS ?key) '
+                            f'WHERE {{ VALUES ?n {{ {Literal(name)} }} }}')
+    assert next(iter(derived))["key"] == hyperparameter_key(name)

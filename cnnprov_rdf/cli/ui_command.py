@@ -17,7 +17,7 @@ def _location(args: argparse.Namespace) -> str:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    result = leaderboard(_location(args), sort=args.sort, search=args.search)
+    result = leaderboard(_location(args), sort=args.sort, match=args.match, search=args.search)
     print(format_rows(result.columns, result.rows, args.format))
     return 0
 
@@ -42,7 +42,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], store_par
     _add_location(board)
     board.add_argument("--sort", default=DEFAULT_SORT,
                        help="column to sort by (metrics in their better direction; default: newest first)")
-    board.add_argument("--search", help="only runs whose id, name, status or a hyperparameter value contains this")
+    board.add_argument("--search", metavar="SEARCH",
+                       help="only the trials of this hyperparameter search (id, unique prefix, name, or latest)")
+    board.add_argument("--match", metavar="TEXT",
+                       help="only runs whose id, name, status or a hyperparameter value contains this")
     board.add_argument("--format", choices=["table", "csv", "json"], default="table")
     board.set_defaults(func=cmd_leaderboard)
 

@@ -17,7 +17,7 @@ from ..storage.destination import Destination, Endpoint, StoreLocation, parse_de
 from ..storage.store import open_for_reading, read_consistently
 from .binding import bind_parameters, with_values
 from .library import CannedQuery, find_query
-from .run_index import has_index, has_runs
+from .run_index import has_current_index, has_runs
 from .shaping import shaper_for
 from .sources import EndpointSource, Source
 
@@ -118,7 +118,7 @@ def _rows(
     query: CannedQuery, target: Store | Source, params: dict[str, Any]
 ) -> tuple[list[str], Iterator[dict[str, Any]]]:
     """The result's columns and its rows, converted as they are read (gathered first for a `# shape:` step)."""
-    if IDX_NS in query.text and not has_index(target) and has_runs(target):
+    if IDX_NS in query.text and not has_current_index(target) and has_runs(target):
         raise QueryError(f"query {query.name!r} reads the run index, which this store predates: add it once with "
                          f"`cnnprov reindex --store PATH` (a store a new Tracker opens gets it by itself)")
     shaper = None
@@ -126,7 +126,8 @@ def _rows(
         shaper = shaper_for(query)
         params = shaper.prepare(target, dict(params))
     bindings = bind_parameters(query, target, {k: v for k, v in params.items() if not k.startswith("_")})
-    solutions: Any = target.query(with_values(query.text, bindings), use_default_graph_as_union=True)
+    text = query.text if shaper is None or shaper.expand is None else shaper.expand(query.text, params)
+    solutions: Any = target.query(with_values(text, bindings), use_default_graph_as_union=True)
     projected = [v.value for v in solutions.variables]
     if shaper is not None:
         raw = [{column: python_value(solution[i]) for i, column in enumerate(projected)} for solution in solutions]

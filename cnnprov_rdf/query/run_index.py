@@ -22,13 +22,17 @@ from typing import Any
 from pyoxigraph import Literal, NamedNode
 
 from ..graph.iris import ID_PREFIX_LENGTH
+from ..graph.run_index import INDEX_VERSION
 from ..graph.vocabulary import CNN_NS, IDX_NS
 
-__all__ = ["by_reference", "has_index", "has_runs", "newest"]
+__all__ = ["by_reference", "has_current_index", "has_index", "has_runs", "newest"]
 
 _ROW = f"GRAPH ?index {{ ?run <{IDX_NS}runId> ?id ; <{IDX_NS}graph> ?graph ; <{IDX_NS}startedAt> ?started }}"
 
 _HAS_INDEX = f"SELECT ?run WHERE {{ GRAPH ?index {{ ?run <{IDX_NS}runId> ?id }} }} LIMIT 1"
+
+_HAS_CURRENT = (f"SELECT ?v WHERE {{ GRAPH ?index {{ ?index <{IDX_NS}version> ?v FILTER(?v >= {INDEX_VERSION}) }} }} "
+                "LIMIT 1")
 
 _HAS_RUNS = f"SELECT ?run WHERE {{ GRAPH ?graph {{ ?run a <{CNN_NS}Training> }} }} LIMIT 1"
 
@@ -63,6 +67,12 @@ def _rows(store: Any, query: str) -> list[tuple[NamedNode, str, NamedNode]]:
 def has_index(store: Any) -> bool:
     """Whether the store holds a run index (any run indexed)."""
     solutions: Any = store.query(_HAS_INDEX)
+    return any(True for _ in solutions)
+
+
+def has_current_index(store: Any) -> bool:
+    """Whether the store's run index is of the current `INDEX_VERSION` (what the cross-run queries read)."""
+    solutions: Any = store.query(_HAS_CURRENT)
     return any(True for _ in solutions)
 
 

@@ -2,22 +2,27 @@
 columns depend on the parameters (one column per sampled hyperparameter, per grouping name, per run).
 
 Each step has `prepare(store, params)`, which may rewrite the parameters before they are bound (as RDF terms,
-like every parameter), and `shape(rows, params, bindings)`, which turns the query's rows (every projected
-variable) into the result's columns and rows. The SPARQL does the selecting; these only rearrange one result.
+like every parameter), `shape(rows, params, bindings)`, which turns the query's rows (every projected variable)
+into the result's columns and rows, and optionally `expand(text, params)`, which fills the query's `#@NAME`
+lines with a pattern per key that `prepare` found in the store (each key an IRI written by pyoxigraph's term
+serializer, as parameters are). The SPARQL does the selecting; these only rearrange one result.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import statistics
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pyoxigraph import Variable
+from pyoxigraph import NamedNode, Variable
 
 from ..errors import QueryError, RunNotFoundError, RunParameterError
 from ..graph.metrics import COMPARE_FIELDS
+from ..graph.vocabulary import IDX_NS
+from .run_table import DEFAULT_SORT, pivot, sort_rows
 from .runs import resolve_run
 
 Rows = list[dict[str, Any]]
@@ -27,6 +32,7 @@ Rows = list[dict[str, Any]]
 class Shaper:
     prepare: Callable[[Any, dict[str, Any]], dict[str, Any]]
     shape: Callable[[Rows, dict[str, Any], Mapping[Variable, Any]], tuple[list[str], Rows]]
+    expand: Callable[[str, dict[str, Any]], str] | None = None
 
 
 def _keep(store: Any, params: dict[str, Any]) -> dict[str, Any]:
@@ -186,9 +192,50 @@ def _trials_shape(rows: Rows, params: dict[str, Any], bindings: Mapping[Variable
     return columns, out
 
 
+# --- leaderboard ------------------------------------------------------------------------------------------
+
+
+_KEYS = f"SELECT ?key ?name WHERE {{ ?key <{IDX_NS}%s> ?name }}"
+
+
+def _index_keys(store: Any, fact: str) -> list[tuple[NamedNode, str]]:
+    """(key, name) of every hyperparameter or test-metric key in the run index, by name."""
+    solutions: Any = store.query(_KEYS % fact, use_default_graph_as_union=True)
+    by_name = {row["name"].value: row["key"] for row in solutions}
+    return [(by_name[name], name) for name in sorted(by_name)]
+
+
+def _leaderboard_prepare(store: Any, params: dict[str, Any]) -> dict[str, Any]:
+    return {**params, "_hp": _index_keys(store, "hyperparameterName"), "_test": _index_keys(store, "testMetricName")}
+
+
+def _leaderboard_expand(text: str, params: dict[str, Any]) -> str:
+    """A variable and an OPTIONAL look-up per hyperparameter key (of the run) and test-metric key (of the testing)."""
+    lines = {
+        "key-variables": " ".join([*(f"?hp_{i}" for i in range(len(params["_hp"]))),
+                                   *(f"?test_{i}" for i in range(len(params["_test"])))]),
+        "hp-patterns": " ".join(f"OPTIONAL {{ ?run {key} ?hp_{i} }}" for i, (key, _) in enumerate(params["_hp"])),
+        "test-patterns": " ".join(f"OPTIONAL {{ ?testing {key} ?test_{i} }}"
+                                  for i, (key, _) in enumerate(params["_test"])),
+    }
+    return re.sub(r"(?m)^#@([\w-]+)$", lambda marker: lines.get(marker[1], marker[0]), text)
+
+
+def _leaderboard_shape(rows: Rows, params: dict[str, Any], bindings: Mapping[Variable, Any]) -> tuple[list[str], Rows]:
+    """One row per run (`run_table.pivot`), only a search's trials when one is given, sorted by `sort`."""
+    search, sort = bindings.get(Variable("search")), bindings.get(Variable("sort"))
+    columns, table = pivot(rows, [name for _, name in params["_hp"]], [name for _, name in params["_test"]],
+                           search.value if search is not None else None)
+    column = sort.value if sort is not None else DEFAULT_SORT
+    if column not in columns:
+        raise QueryError(f"cannot sort the leaderboard by {column!r}; columns: {', '.join(columns)}")
+    return columns, table if column == DEFAULT_SORT else sort_rows(table, column)
+
+
 SHAPERS: dict[str, Shaper] = {
     "compare-runs": Shaper(_compare_prepare, _compare_shape),
     "config-ranking": Shaper(_keep, _ranking_shape),
+    "leaderboard": Shaper(_leaderboard_prepare, _leaderboard_shape, _leaderboard_expand),
     "search-trials": Shaper(_keep, _trials_shape),
 }
 

@@ -14,6 +14,7 @@ from pyoxigraph import NamedNode, Store
 
 from ..graph.iris import ID_PREFIX_LENGTH, index_graph
 from ..graph.metrics import BEST_PROPERTIES, FINAL_PROPERTIES
+from ..graph.run_index import HYPERPARAMETER_KEY, INDEX_VERSION, TEST_METRIC_KEY
 from ..graph.vocabulary import CNN_NS, IDX_NS, MLS_NS, PROV_NS
 
 __all__ = ["has_unindexed_runs", "indexed_runs", "predates_run_index", "reindex"]
@@ -42,13 +43,23 @@ _UPDATES = (
     """INSERT {{ GRAPH {index} {{ ?run idx:dataset ?data . ?data idx:datasetName ?name ; idx:location ?where }} }}
        WHERE {{ {graph} {{ ?run a cnn:Training ; prov:used ?data . ?data a cnn:Dataset ; cnn:datasetName ?name
                            OPTIONAL {{ ?data cnn:location ?where }} }} }}""",
-    """INSERT {{ GRAPH {index} {{ ?testing idx:testOf ?run ; idx:testedAt ?at ; idx:testLoss ?loss ;
-                                        idx:testAccuracy ?accuracy ; idx:testExamples ?examples }} }}
+    """INSERT {{ GRAPH {index} {{ ?run ?key ?value . ?key idx:hyperparameterName ?name }} }}
+       WHERE {{ {graph} {{ ?run a cnn:Training ; prov:used ?setting .
+                           ?setting cnn:hyperparameterName ?name ; mls:hasValue ?value }}
+                BIND(IRI(CONCAT("{hp_key}", ENCODE_FOR_URI(?name))) AS ?key) }}""",
+    """INSERT {{ GRAPH {index} {{ ?run idx:search ?search }} }}
+       WHERE {{ {graph} {{ ?run a cnn:Training ; prov:wasInformedBy ?search ; cnn:trialId ?trial }} }}""",
+    """INSERT {{ GRAPH {index} {{ ?testing idx:testOf ?run ; idx:testedAt ?at ; idx:testExamples ?examples }} }}
        WHERE {{ {graph} {{ ?testing a cnn:Testing ; prov:wasInformedBy ?run ; prov:endedAtTime ?at .
                            ?run a cnn:Training .
                            ?result prov:wasGeneratedBy ?testing ; a cnn:TestResult .
-                           OPTIONAL {{ ?result cnn:loss ?loss }} OPTIONAL {{ ?result cnn:accuracy ?accuracy }}
                            OPTIONAL {{ ?result cnn:testExamples ?examples }} }} }}""",
+    """INSERT {{ GRAPH {index} {{ ?testing ?key ?value . ?key idx:testMetricName ?name }} }}
+       WHERE {{ {graph} {{ ?testing a cnn:Testing ; prov:wasInformedBy ?run .
+                           ?run a cnn:Training .
+                           ?result prov:wasGeneratedBy ?testing ; a cnn:TestResult ; cnn:hasMetric ?metric .
+                           ?metric cnn:metricName ?name ; mls:hasValue ?value }}
+                BIND(IRI(CONCAT("{test_key}", ENCODE_FOR_URI(?name))) AS ?key) }}""",
 )
 
 _UNINDEXED = _PREFIXES + """SELECT ?run WHERE {
@@ -58,14 +69,13 @@ _UNINDEXED = _PREFIXES + """SELECT ?run WHERE {
 
 
 _ANY_RUN = _PREFIXES + "SELECT ?run WHERE { GRAPH ?g { ?run a cnn:Training } } LIMIT 1"
-_ANY_INDEXED = _PREFIXES + "SELECT ?run WHERE { GRAPH ?index { ?run idx:runId ?id } } LIMIT 1"
+_CURRENT = _PREFIXES + f"ASK {{ GRAPH ?index {{ ?index idx:version ?v FILTER(?v >= {INDEX_VERSION}) }} }}"
 
 
 def predates_run_index(store: Store) -> bool:
-    """Whether the store holds runs but no run index at all (two one-row look-ups)."""
+    """Whether the store holds runs but no run index of the current `INDEX_VERSION` (two one-row look-ups)."""
     runs: Any = store.query(_ANY_RUN)
-    indexed: Any = store.query(_ANY_INDEXED)
-    return any(True for _ in runs) and not any(True for _ in indexed)
+    return any(True for _ in runs) and not bool(store.query(_CURRENT))
 
 
 def indexed_runs(store: Store) -> int:
@@ -82,8 +92,12 @@ def has_unindexed_runs(store: Store) -> bool:
 
 
 def reindex(store: Store, graph: NamedNode | None = None) -> None:
-    """Add the index facts of every run in `graph` (every graph when None) that the index lacks."""
+    """Add the index facts of every run in `graph` (every graph when None) that the index lacks, and mark the
+    index as of the current `INDEX_VERSION`."""
     scope = "GRAPH ?g" if graph is None else f"VALUES ?g {{ {graph} }} GRAPH ?g"
     for update in _UPDATES:
-        text = update.format(index=index_graph(), graph=scope, prefix_length=ID_PREFIX_LENGTH, summary=_SUMMARY)
+        text = update.format(index=index_graph(), graph=scope, prefix_length=ID_PREFIX_LENGTH, summary=_SUMMARY,
+                             hp_key=HYPERPARAMETER_KEY, test_key=TEST_METRIC_KEY)
         store.update(_PREFIXES + text)
+    index = index_graph()
+    store.update(_PREFIXES + f"INSERT DATA {{ GRAPH {index} {{ {index} idx:version {INDEX_VERSION} }} }}")

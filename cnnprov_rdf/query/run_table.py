@@ -1,0 +1,104 @@
+"""The run table behind `leaderboard`: the run index's facts pivoted into one row per run, then sorted.
+
+`queries/leaderboard.rq` returns a row per run, per testing and per unended run; `pivot` joins them into one
+row per run: the run's fields, `hp.<name>` per hyperparameter (sorted), the final and best metrics, then
+`test_<metric>` per test metric (sorted); a run tested more than once shows its latest test. `sort_rows` orders
+rows by a column in its better direction; `matches` is the table's text filter.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: The run's own columns, before the hyperparameters.
+RUN_COLUMNS = ("run_id", "name", "status", "started", "ended", "epochs")
+#: Summary metrics, after the hyperparameters.
+SUMMARY_COLUMNS = ("final_loss", "final_accuracy", "final_val_loss", "final_val_accuracy", "best_accuracy",
+                   "best_val_accuracy", "best_val_loss")
+#: The default order: newest run first.
+DEFAULT_SORT = "started"
+
+#: The query's variables of a run's own row, by column (the rest are the columns' own names).
+_STATUS, _COMPLETED, _TRIAL_OF = "ended_status", "completed", "search_trial"
+
+
+def lower_is_better(column: str) -> bool:
+    """Losses and errors sort ascending; every other metric (accuracies, …) descending."""
+    name = column.rsplit(".", 1)[-1].lower()
+    return "loss" in name or "error" in name
+
+
+def descending(column: str) -> bool:
+    """Metrics in their better direction; times newest first; other text and numbers ascending."""
+    if column in ("started", "ended"):
+        return True
+    if column in SUMMARY_COLUMNS or column.startswith("test_"):
+        return not lower_is_better(column)
+    return False
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    # Numbers before text, so that a column mixing both (a hyperparameter set as 8 and as "8") still sorts.
+    if isinstance(value, bool):
+        return (0, float(value))
+    if isinstance(value, (int, float)):
+        return (0, float(value)) if value == value else (2, 0.0)  # NaN after every number
+    return (1, str(value))
+
+
+def sort_rows(rows: list[dict[str, Any]], column: str) -> list[dict[str, Any]]:
+    """Rows ordered by `column` in its better direction (a stable sort); runs without a value always last."""
+    present = [row for row in rows if row.get(column) is not None]
+    missing = [row for row in rows if row.get(column) is None]
+    reverse = descending(column)
+    present.sort(key=lambda row: _sort_key(row[column]), reverse=reverse)
+    if reverse:  # keep NaN last in either direction
+        nan = [row for row in present if _sort_key(row[column])[0] == 2]
+        present = [row for row in present if _sort_key(row[column])[0] != 2] + nan
+    return present + missing
+
+
+def matches(row: dict[str, Any], needle: str) -> bool:
+    """Whether a case-insensitive substring occurs in the run's id, name, status or a hyperparameter value."""
+    needle = needle.lower()
+    return any(needle in str(value).lower() for key, value in row.items()
+               if value is not None and (key in ("run_id", "name", "status") or key.startswith("hp.")))
+
+
+def pivot(rows: list[dict[str, Any]], hyperparameters: list[str], test_metrics: list[str],
+          search: str | None = None) -> tuple[list[str], list[dict[str, Any]]]:
+    """The table's columns and one row per run (newest first) from the leaderboard query's rows: a run's own
+    row (its `hp_<i>` value of the i-th hyperparameter), a testing's (`test_<i>`) or an unended run's epochs so
+    far; with `search` (a search IRI), only the runs that are its trials."""
+    hp_columns = [f"hp.{name}" for name in hyperparameters]
+    test_columns = [f"test_{name}" for name in test_metrics]
+    runs: dict[str, dict[str, Any]] = {}
+    latest_epoch: dict[str, int] = {}
+    testings: list[dict[str, Any]] = []
+    for row in rows:
+        if row.get("run") is not None:
+            runs[row["run"]] = row
+        elif row.get("testing") is not None:
+            testings.append(row)
+        elif row.get("unended_run") is not None:
+            latest_epoch[row["unended_run"]] = row["latest_epoch"]
+    tests: dict[str, dict[str, Any]] = {}
+    for testing in sorted(testings, key=lambda t: str(t.get("tested_at") or "")):  # the latest test wins
+        tests[testing["tested_run"]] = testing
+    columns = [*RUN_COLUMNS, *sorted(hp_columns), *SUMMARY_COLUMNS, *sorted(test_columns)]
+    table = []
+    for iri, run in runs.items():
+        if run.get("run_id") is None or run.get("started") is None:
+            continue
+        if search is not None and run.get(_TRIAL_OF) != search:
+            continue
+        status = run.get(_STATUS)
+        epochs = run.get(_COMPLETED)
+        out = {column: run.get(column) for column in (*RUN_COLUMNS, *SUMMARY_COLUMNS)}
+        out["status"] = "unfinished" if status is None else status  # no end: still training, or killed
+        out["epochs"] = epochs if epochs is not None else latest_epoch.get(iri, 0)
+        out |= {column: run.get(f"hp_{i}") for i, column in enumerate(hp_columns)}
+        test = tests.get(iri, {})
+        out |= {column: test.get(f"test_{i}") for i, column in enumerate(test_columns)}
+        table.append({column: out.get(column) for column in columns})
+    return columns, sort_rows(table, DEFAULT_SORT)
