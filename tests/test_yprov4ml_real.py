@@ -157,3 +157,28 @@ def test_cli_plain_provjson_of_the_real_document(tmp_path):
     activities = {r["activity"]: r for r in run_query(tmp_path / "plain", "prov-activities").rows}
     [root] = [a for a in activities if a.endswith("/tiny_cnn_GR0_0/tiny_cnn_GR0_0")]
     assert activities[root]["started"] == _root()["prov:startedAtTime"]
+
+
+def test_compare_runs_across_tools_yprov4ml_and_mlflow(tmp_path):
+    """The yProv4ML run's values logged to an MLflow sqlite store by MLflow's client (steps from 0, as yProv4ML's
+    epochs are), both imported: compare-runs lines them up epoch by epoch with the same values."""
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    run = client.create_run(client.create_experiment("mirror"), run_name="mirror").info.run_id
+    for name, context, key in (("loss", "Training", "loss"), ("accuracy", "Training", "accuracy"),
+                               ("loss", "Validation", "val_loss")):
+        for epoch, value, stamp in _metric(name, context):
+            client.log_metric(run, key, value, timestamp=stamp, step=epoch)
+    client.set_terminated(run)
+    store = tmp_path / "store"
+    import_foreign(store, "yprov4ml", RUN)
+    import_foreign(store, "mlflow", tmp_path / "mlflow.db")
+    rows = run_query(store, "compare-runs", a=RUN_ID, b=f"mlflow-{run}").rows
+    assert [(r["epoch"], r["loss_a"], r["loss_b"], r["accuracy_a"], r["accuracy_b"], r["val_loss_a"],
+             r["val_loss_b"]) for r in rows] == [
+        (e + 1, loss, loss, accuracy, accuracy, val_loss, val_loss)
+        for (e, loss, _), (_, accuracy, _), (_, val_loss, _) in zip(
+            _metric("loss", "Training"), _metric("accuracy", "Training"), _metric("loss", "Validation"), strict=True)]
+    assert len(rows) == 3
