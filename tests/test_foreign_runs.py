@@ -1,13 +1,18 @@
-"""Other tools' runs in our analysis: an MLflow tracking store made here with MLflow itself, and a yProv4ML run
-(the committed fixture of tests/fixtures/yprov4ml), imported and answered by the canned queries."""
+"""Other tools' runs in our analysis: MLflow tracking stores (a file store and a sqlite database) made here with
+MLflow itself, imported and answered by the canned queries; the CLI's `--from` and its errors. The yProv4ML run
+written by the tool itself is tested in test_yprov4ml_real.py."""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -20,7 +25,7 @@ from cnnprov_rdf.storage.store import open_for_reading
 mlflow = pytest.importorskip("mlflow", reason="MLflow is in the test extra: pip install -e '.[test]'")
 
 REPO = Path(__file__).resolve().parents[1]
-YPROV = REPO / "tests" / "fixtures" / "yprov4ml" / "prov" / "cnn_grid_0"
+YPROV = REPO / "tests" / "fixtures" / "yprov4ml" / "real" / "tiny_cnn_0"
 PROV = "http://www.w3.org/ns/prov#"
 T0 = 1_780_000_000_000  # ms
 
@@ -122,42 +127,13 @@ def test_one_of_our_runs_and_an_mlflow_run_epoch_by_epoch(captured, tmp_path, mo
         assert row["accuracy_a"] == row["accuracy_b"] == accuracy
 
 
-def test_yprov4ml_run_is_one_of_ours(tmp_path):
-    store = tmp_path / "store"
-    result = import_foreign(store, "yprov4ml", YPROV)
-    assert result.runs == ("yprov4ml-cnn_grid_GR0_0",)
-    assert any("'default' is 'cnn_grid_GR0_0', not an IRI" in w for w in result.warnings)
-    assert any("'provml' is 'prov-ml'" in w for w in result.warnings)
-    [run] = run_query(store, "runs").rows
-    assert (run["run_id"], run["status"], run["started"], run["ended"], run["epochs"], run["final_loss"]) == \
-        ("yprov4ml-cnn_grid_GR0_0", "finished", "2026-11-30T10:00:00Z", "2026-11-30T10:00:09.5Z", 3, 0.5)
-    hyper = run_query(store, "hyperparameters", run="yprov4ml-cnn_grid_GR0_0").rows
-    assert [(r["name"], r["value"]) for r in hyper] == [
-        ("batch_size", 8), ("epochs", 3), ("learning_rate", 0.01), ("optimizer", "sgd")]
-    epochs = run_query(store, "epoch-metrics", run="yprov4ml-cnn_grid_GR0_0").rows
-    assert [(r["epoch"], r["loss"], r["accuracy"], r["val_loss"], r["val_accuracy"]) for r in epochs] == [
-        (1, 1.25, 0.5, 1.5, 0.4375), (2, 0.875, 0.625, 1.0, 0.5), (3, 0.5, 0.75, 0.75, 0.5625)]
-    # the foreign document itself: its activities with typed times, listed beside ours
-    activities = {row["activity"]: row for row in run_query(store, "prov-activities").rows}
-    root = next(a for a in activities if a.endswith("/cnn_grid_GR0_0/cnn_grid_GR0_0"))
-    assert activities[root]["started"] == "2026-11-30T10:00:00"
-    s = open_for_reading(store)
-    mapped = "https://w3id.org/cnnprov/id/run/yprov4ml-cnn_grid_GR0_0"
-    assert s.query(f"ASK {{ <{mapped}> <{PROV}wasInfluencedBy> <{root}> , "
-                   f"<{(YPROV / 'prov_cnn_grid_GR0_0.json').resolve().as_uri()}> }}", use_default_graph_as_union=True)
-
-
 def test_cli_import_from_tools_and_their_errors(mlruns, tmp_path):
     folder, _ = mlruns
     cli = [sys.executable, "-m", "cnnprov_rdf.cli", "import", "--store", str(tmp_path / "store")]
     ok = subprocess.run([*cli, "--from", "yprov4ml", str(YPROV)], capture_output=True, text=True, timeout=120,
                         cwd=REPO)
-    assert ok.returncode == 0 and "imported 1 yprov4ml run(s)" in ok.stdout and "warning:" in ok.stderr
-    # the bare document, as plain PROV-JSON: imported with warnings, not a traceback
-    plain = subprocess.run([*cli[:-1], str(tmp_path / "plain"), str(YPROV / "prov_cnn_grid_GR0_0.json")],
-                           capture_output=True, text=True, timeout=120, cwd=REPO)
-    assert plain.returncode == 0 and "(provjson)" in plain.stdout and "Traceback" not in plain.stderr
-    assert "prefix 'default' is 'cnn_grid_GR0_0', not an IRI" in plain.stderr
+    assert ok.returncode == 0 and "imported 1 yprov4ml run(s)" in ok.stdout and "(yprov4ml-tiny_cnn_GR0_0)" in \
+        ok.stdout and "warning: prefix 'default' is 'tiny_cnn_GR0_0', not an IRI" in ok.stderr
     for source, tool, message in ((tmp_path / "nowhere", "mlflow", "not an MLflow tracking store"),
                                   (tmp_path, "yprov4ml", "no yProv4ML PROV-JSON file")):
         bad = subprocess.run([*cli, "--from", tool, str(source)], capture_output=True, text=True, timeout=120,
@@ -184,3 +160,91 @@ def test_mlflow_params_are_typed(text, value):
 
 def test_start_time_in_utc():
     assert datetime.fromtimestamp(T0 / 1000, tz=UTC).isoformat() == "2026-05-28T20:26:40+00:00"
+
+
+@pytest.fixture(scope="module")
+def mlflow_db(tmp_path_factory):
+    """A sqlite tracking store written by MLflow's client: a finished run (val metrics on some steps only), a
+    killed one and one still running."""
+    from mlflow.tracking import MlflowClient
+
+    database = tmp_path_factory.mktemp("mlflow-sqlite").resolve() / "mlflow.db"
+    client = MlflowClient(tracking_uri=f"sqlite:///{database}")
+    ids = {
+        "good": _log_run(client, "sweep", "lr-0.01", {"learning_rate": "0.01", "batch_size": "16",
+                                                      "optimizer": "adam", "dropout": "0.25"},
+                         {"loss": [2.5, 1.75, 1.25, 0.75], "accuracy": [0.125, 0.375, 0.625, 0.8125]}, "FINISHED"),
+        "killed": _log_run(client, "sweep", "lr-5", {"learning_rate": "5"}, {"loss": [9.5, 12.25]}, "KILLED"),
+        "running": _log_run(client, "live", "now", {"batch_size": "4"}, {"loss": [3.0]}, "RUNNING"),
+    }
+    run = ids["good"]
+    for step, value in ((0, 2.75), (2, 1.5)):  # validated every other epoch
+        client.log_metric(run, "val_loss", value, timestamp=T0 + 1000 * (step + 1) + 500, step=step)
+    return database, ids
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_mlflow_sqlite_store_runs_params_histories_and_status(mlflow_db, tmp_path):
+    database, ids = mlflow_db
+    before = _digest(database)
+    store = tmp_path / "store"
+    uri = f"sqlite:///{database}"
+    result = import_foreign(store, "mlflow", uri)
+    assert sorted(result.runs) == sorted(f"mlflow-{i}" for i in ids.values())
+    runs = {row["run_id"]: row for row in run_query(store, "runs").rows}
+    good, killed, running = (runs[f"mlflow-{ids[k]}"] for k in ("good", "killed", "running"))
+    assert (good["name"], good["status"], good["epochs"], good["final_loss"], good["final_accuracy"]) == \
+        ("lr-0.01", "finished", 4, 0.75, 0.8125)
+    assert (good["started"], good["ended"]) == ("2026-05-28T20:26:40Z", "2026-05-28T20:26:50Z")
+    assert (killed["name"], killed["status"], killed["epochs"], killed["final_loss"]) == ("lr-5", "failed", 2, 12.25)
+    assert (running["status"], running["ended"], running["epochs"]) == ("unfinished", None, 1)
+    hyper = run_query(store, "hyperparameters", run=f"mlflow-{ids['good']}").rows
+    assert [(r["name"], r["value"]) for r in hyper] == [
+        ("batch_size", 16), ("dropout", 0.25), ("learning_rate", 0.01), ("optimizer", "adam")]
+    epochs = run_query(store, "epoch-metrics", run=f"mlflow-{ids['good']}").rows
+    assert [(r["epoch"], r["loss"], r["accuracy"], r["val_loss"], r["elapsed_seconds"]) for r in epochs] == [
+        (1, 2.5, 0.125, 2.75, 1.5), (2, 1.75, 0.375, None, 0.5), (3, 1.25, 0.625, 1.5, 1.5),
+        (4, 0.75, 0.8125, None, 0.5)]
+    killed_epochs = run_query(store, "epoch-metrics", run=f"mlflow-{ids['killed']}").rows
+    assert [(r["epoch"], r["loss"]) for r in killed_epochs] == [(1, 9.5), (2, 12.25)]
+    s = open_for_reading(store)
+    record = f"urn:mlflow:{quote(uri, safe=':/')}#run-{ids['good']}"
+    assert s.query(f"ASK {{ <https://w3id.org/cnnprov/id/run/mlflow-{ids['good']}> <{PROV}wasInfluencedBy> "
+                   f"<{record}> . ?experiment a <{PROV}Collection> ; <{PROV}hadMember> <{record}> }}",
+                   use_default_graph_as_union=True)
+    del s
+    # the .db path names the same store: the same runs, nothing new; the database itself is not changed
+    assert import_foreign(store, "mlflow", database).quads_added == 0
+    assert _digest(database) == before
+
+
+def test_cli_mlflow_sqlite_and_bad_databases(mlflow_db, tmp_path):
+    database, _ = mlflow_db
+    store = tmp_path / "store"
+    cli = [sys.executable, "-m", "cnnprov_rdf.cli", "import", "--store", str(store), "--from", "mlflow"]
+    ok = subprocess.run([*cli, f"sqlite:///{database}"], capture_output=True, text=True, timeout=180, cwd=REPO)
+    assert ok.returncode == 0 and "imported 3 mlflow run(s)" in ok.stdout, ok.stderr
+    s = open_for_reading(store)
+    count = len(s)
+    del s
+    text = tmp_path / "notes.db"
+    text.write_text("not a database at all, just some text that is long enough to fill a sqlite header page\n")
+    other = tmp_path / "other.db"
+    with closing(sqlite3.connect(other)) as connection:
+        connection.execute("CREATE TABLE runs (id INTEGER)")
+        connection.commit()
+    other_before = _digest(other)
+    missing = tmp_path / "nowhere" / "mlflow.db"
+    for source, message in ((f"sqlite:///{missing}", "no such database file"),
+                            (str(text), "not an MLflow tracking store (file is not a database)"),
+                            (str(other), "a sqlite database without MLflow's tables: no alembic_version, "
+                                         "experiments, metrics, params")):
+        bad = subprocess.run([*cli, source], capture_output=True, text=True, timeout=180, cwd=REPO)
+        assert bad.returncode == 2 and message in bad.stderr and bad.stderr.count("\n") == 1, bad.stderr
+    assert not missing.parent.exists() and _digest(other) == other_before
+    s = open_for_reading(store)
+    assert len(s) == count
+    del s

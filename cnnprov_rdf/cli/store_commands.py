@@ -131,7 +131,7 @@ def register(
         "import", parents=[store],
         help="import foreign PROV (PROV-O in any RDF syntax, PROV-JSON, PROV-N, PROV-XML, PROV-JSON-LD) or another "
              "tool's runs (--from mlflow|yprov4ml)")
-    importer.add_argument("file", type=Path, metavar="SOURCE",
+    importer.add_argument("file", metavar="SOURCE",  # a str: a Path would fold a URI's `//` into `/`
                           help="a PROV document; an MLflow tracking store (mlruns folder, .db file or URI); a "
                                "yProv4ML PROV-JSON file or experiment folder")
     importer.add_argument("--from", dest="source_tool", choices=["prov", *FOREIGN_TOOLS], default="prov",
