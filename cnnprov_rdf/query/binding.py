@@ -11,7 +11,7 @@ use the bound value to pick its indexes (measured about 250 times faster on a 1,
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from pyoxigraph import Literal, NamedNode, Store, Variable
@@ -47,9 +47,10 @@ def _literal(parameter: Parameter, raw: Any) -> Literal:
     return Literal(str(raw))
 
 
-def bind_parameters(query: CannedQuery, store: Store | Any, given: Mapping[str, Any]) -> dict[Variable, Any]:
+def bind_parameters(query: CannedQuery, store: Store | Any, given: Mapping[str, Any],
+                    consumed: Collection[str] = ()) -> dict[Variable, Any]:
     """Check the given parameters against the header and turn them into RDF terms (a `run` is looked up in
-    `store`, a pyoxigraph Store or a `sources.Source`)."""
+    `store`, a pyoxigraph Store or a `sources.Source`); those a shaping step `consumed` are not bound."""
     known = {p.name: p for p in query.parameters}
     unknown = sorted(set(given) - set(known))
     if unknown:
@@ -57,6 +58,8 @@ def bind_parameters(query: CannedQuery, store: Store | Any, given: Mapping[str, 
         raise QueryError(f"query {query.name!r} has no parameter {unknown[0]!r} (parameters: {expected})")
     bindings: dict[Variable, Any] = {}
     for parameter in query.parameters:
+        if parameter.name in consumed:
+            continue
         raw = given.get(parameter.name, parameter.default)
         if raw == UNBOUND_DEFAULT and (parameter.default == UNBOUND_DEFAULT or parameter.type == "run"):
             continue

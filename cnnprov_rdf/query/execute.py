@@ -121,11 +121,14 @@ def _rows(
     if IDX_NS in query.text and not has_current_index(target) and has_runs(target):
         raise QueryError(f"query {query.name!r} reads the run index, which this store predates: add it once with "
                          f"`cnnprov reindex --store PATH` (a store a new Tracker opens gets it by itself)")
-    shaper = None
+    shaper, consumed = None, ()
     if query.shape is not None:  # a `# shape:` step: it may resolve parameters first, and rearranges the rows
         shaper = shaper_for(query)
-        params = shaper.prepare(target, dict(params))
-    bindings = bind_parameters(query, target, {k: v for k, v in params.items() if not k.startswith("_")})
+        consumed = shaper.consumes
+        defaults = {p.name: p.default for p in query.parameters if p.name in consumed and p.default is not None}
+        params = shaper.prepare(target, defaults | dict(params))
+    bindings = bind_parameters(query, target, {k: v for k, v in params.items() if not k.startswith("_")},
+                               consumed=consumed)
     text = query.text if shaper is None or shaper.expand is None else shaper.expand(query.text, params)
     solutions: Any = target.query(with_values(text, bindings), use_default_graph_as_union=True)
     projected = [v.value for v in solutions.variables]

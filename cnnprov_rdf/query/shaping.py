@@ -4,15 +4,15 @@ columns depend on the parameters (one column per sampled hyperparameter, per gro
 Each step has `prepare(store, params)`, which may rewrite the parameters before they are bound (as RDF terms,
 like every parameter), `shape(rows, params, bindings)`, which turns the query's rows (every projected variable)
 into the result's columns and rows, and optionally `expand(text, params)`, which fills the query's `#@NAME`
-lines with a pattern per key that `prepare` found in the store (each key an IRI written by pyoxigraph's term
-serializer, as parameters are). The SPARQL does the selecting; these only rearrange one result.
+lines with a variable and a pattern per key that `prepare` found in the store or derived from a parameter it
+`consumes` (each key an IRI written by pyoxigraph's term serializer, as parameters are). The SPARQL does the
+selecting and the aggregating; these only rearrange one result.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import statistics
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +21,7 @@ from pyoxigraph import NamedNode, Variable
 
 from ..errors import QueryError, RunNotFoundError, RunParameterError
 from ..graph.metrics import COMPARE_FIELDS
+from ..graph.run_index import hyperparameter_key
 from ..graph.vocabulary import IDX_NS
 from .run_table import DEFAULT_SORT, pivot, sort_rows
 from .runs import resolve_run
@@ -33,6 +34,8 @@ class Shaper:
     prepare: Callable[[Any, dict[str, Any]], dict[str, Any]]
     shape: Callable[[Rows, dict[str, Any], Mapping[Variable, Any]], tuple[list[str], Rows]]
     expand: Callable[[str, dict[str, Any]], str] | None = None
+    #: Parameters the step reads itself (given their default when absent) instead of binding them as VALUES.
+    consumes: tuple[str, ...] = ()
 
 
 def _keep(store: Any, params: dict[str, Any]) -> dict[str, Any]:
@@ -46,6 +49,11 @@ def _order_key(value: Any) -> tuple[int, Any]:
     if isinstance(value, bool | int | float):
         return (1, float(value))
     return (2, str(value))
+
+
+def _fill(text: str, lines: Mapping[str, str]) -> str:
+    """The query with each `#@NAME` line that `lines` names replaced by its text."""
+    return re.sub(r"(?m)^#@([\w-]+)$", lambda marker: lines.get(marker[1], marker[0]), text)
 
 
 def _natural(text: str) -> tuple[int, Any]:
@@ -127,27 +135,31 @@ def _labels(runs: list[str], names: dict[str, tuple[str, str | None]]) -> list[s
 # --- config-ranking ---------------------------------------------------------------------------------------
 
 
+def _ranking_prepare(store: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """The `by` names (a comma-separated text or a list) and their index keys, in the order given."""
+    given = params["by"]
+    items = given.split(",") if isinstance(given, str) else [str(item) for item in given]
+    names = list(dict.fromkeys(item.strip() for item in items if item.strip()))
+    if not names:
+        raise QueryError("parameter 'by' needs at least one hyperparameter name")
+    return {**params, "_by": [(hyperparameter_key(name), name) for name in names]}
+
+
+def _ranking_expand(text: str, params: dict[str, Any]) -> str:
+    """A grouping variable and an OPTIONAL look-up of the run's value per `by` hyperparameter."""
+    lines = {
+        "by-variables": " ".join(f"?by_{i}" for i in range(len(params["_by"]))),
+        "by-patterns": " ".join(f"OPTIONAL {{ ?run {key} ?by_{i} }}" for i, (key, _) in enumerate(params["_by"])),
+    }
+    return _fill(text, lines)
+
+
 def _ranking_shape(rows: Rows, params: dict[str, Any], bindings: Mapping[Variable, Any]) -> tuple[list[str], Rows]:
-    """Group the finished runs by their values of the `by` hyperparameters: runs, mean and best score."""
-    names = [term.value for term in bindings.get(Variable("by"), ())]
-    runs: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        run = runs.setdefault(row["run"], {"metric": row["metric"], "score": row["score"], "values": {}})
-        if row["by"] is not None and row["value"] is not None:
-            run["values"][row["by"]] = row["value"]
-    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for run_iri, found in runs.items():
-        key = (found["metric"], *(found["values"].get(name) for name in names))
-        group = groups.setdefault(key, {"runs": set(), "scores": []})
-        group["runs"].add(run_iri)
-        group["scores"].append(float(found["score"]))
+    """The configurations the query grouped (one row each), named by their hyperparameters, best mean first."""
+    names = [name for _, name in params["_by"]]
     columns = ["rank_by", *names, "runs", "mean_score", "best_score"]
-    out = []
-    for key, group in groups.items():
-        ranked: dict[str, Any] = {"rank_by": key[0], **dict(zip(names, key[1:], strict=True))}
-        ranked |= {"runs": len(group["runs"]), "mean_score": statistics.fmean(group["scores"]),
-                   "best_score": max(group["scores"])}
-        out.append(ranked)
+    out = [{"rank_by": row["metric"], **{name: row[f"by_{i}"] for i, name in enumerate(names)},
+            "runs": row["runs"], "mean_score": row["mean_score"], "best_score": row["best_score"]} for row in rows]
     out.sort(key=lambda r: (-r["mean_score"], -r["best_score"], *(_order_key(r[name]) for name in names)))
     return columns, out
 
@@ -218,7 +230,7 @@ def _leaderboard_expand(text: str, params: dict[str, Any]) -> str:
         "test-patterns": " ".join(f"OPTIONAL {{ ?testing {key} ?test_{i} }}"
                                   for i, (key, _) in enumerate(params["_test"])),
     }
-    return re.sub(r"(?m)^#@([\w-]+)$", lambda marker: lines.get(marker[1], marker[0]), text)
+    return _fill(text, lines)
 
 
 def _leaderboard_shape(rows: Rows, params: dict[str, Any], bindings: Mapping[Variable, Any]) -> tuple[list[str], Rows]:
@@ -234,7 +246,7 @@ def _leaderboard_shape(rows: Rows, params: dict[str, Any], bindings: Mapping[Var
 
 SHAPERS: dict[str, Shaper] = {
     "compare-runs": Shaper(_compare_prepare, _compare_shape),
-    "config-ranking": Shaper(_keep, _ranking_shape),
+    "config-ranking": Shaper(_ranking_prepare, _ranking_shape, _ranking_expand, consumes=("by",)),
     "leaderboard": Shaper(_leaderboard_prepare, _leaderboard_shape, _leaderboard_expand),
     "search-trials": Shaper(_keep, _trials_shape),
 }
