@@ -121,7 +121,8 @@ def _rows(
     if IDX_NS in query.text and not has_current_index(target) and has_runs(target):
         raise QueryError(f"query {query.name!r} reads the run index, which this store predates: add it once with "
                          f"`cnnprov reindex --store PATH` (a store a new Tracker opens gets it by itself)")
-    shaper, consumed = None, ()
+    shaper = None
+    consumed: tuple[str, ...] = ()
     if query.shape is not None:  # a `# shape:` step: it may resolve parameters first, and rearranges the rows
         shaper = shaper_for(query)
         consumed = shaper.consumes
