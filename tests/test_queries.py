@@ -494,8 +494,10 @@ def test_ambiguous_and_unknown_run_references_are_query_errors(store, grid):
     ids = sorted(run.run_id for run in grid.runs.values())
     shared = max((common_prefix(first, second) for first, second in itertools.pairwise(ids)), key=len)
     matching = sum(i.startswith(shared) for i in ids)  # two runs or more ("" when no two ids share a first digit)
-    with pytest.raises(QueryError, match=f"matches {matching} runs; give more of the run id"):
+    with pytest.raises(QueryError, match=f"is the start of {matching} run ids: .*; give more of the id") as raised:
         run_query(store, "epoch-loss-time", run=shared)
+    candidates = str(raised.value).split(": ", 1)[1].split("; ")[0].split(", ")
+    assert sorted(candidates) == [i for i in ids if i.startswith(shared)]  # every candidate, by its whole id
     with pytest.raises(QueryError, match="no run 'no-such-run' in the store"):
         run_query(store, "epoch-loss-time", run="no-such-run")
     with pytest.raises(QueryError, match="has no parameter 'run'"):

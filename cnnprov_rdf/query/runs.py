@@ -57,6 +57,16 @@ def _ambiguous(reference: str, what: str, matches: list[tuple[str, str]]) -> Run
     return RunNotFoundError(f"{reference!r} {what} {len(matches)} runs: {candidates}")
 
 
+#: How many candidates an error about an ambiguous prefix lists.
+CANDIDATES_LISTED = 10
+
+
+def _ambiguous_prefix(reference: str, ids: list[str]) -> RunNotFoundError:
+    listed = ", ".join(ids[:CANDIDATES_LISTED]) + (f" and {len(ids) - CANDIDATES_LISTED} more"
+                                                   if len(ids) > CANDIDATES_LISTED else "")
+    return RunNotFoundError(f"{reference!r} is the start of {len(ids)} run ids: {listed}; give more of the id")
+
+
 def list_runs(store: Store | Any) -> list[RunRef]:
     """Every captured run (found by its type and id), newest first, runs without a start time last (also on a
     `sources.Source`)."""
@@ -88,7 +98,7 @@ def _find(store: Store | Any, runs: list[RunRef], reference: str | None) -> RunR
     known = ", ".join(run.id for run in runs[:5]) + (" …" if len(runs) > 5 else "")
     if not matches:
         raise RunNotFoundError(f"no run {reference!r} in the store (newest runs: {known})")
-    raise RunNotFoundError(f"{reference!r} matches {len(matches)} runs; give more of the run id")
+    raise _ambiguous_prefix(reference, [run.id for run in matches])
 
 
 def find_run(store: Store | Any, reference: str | None) -> RunRef:
@@ -107,6 +117,8 @@ def find_run(store: Store | Any, reference: str | None) -> RunRef:
         matches = run_index.by_reference(store, kind, reference)
         if len(matches) == 1:
             return RunRef(*matches[0])
+        if matches and kind == "prefix":
+            raise _ambiguous_prefix(reference, [row[1] for row in matches])  # newest first
         if matches:
             break  # several: the scan's error lists the candidates
     return _find(store, list_runs(store), reference)  # not indexed (a run the index lacks), ambiguous or not there
