@@ -167,3 +167,16 @@ def test_filtered_by_a_search_its_trials_only_with_their_sampled_values(grid, tm
     assert main(["leaderboard", "--store", str(path), "--search", "no-such-search"]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "no search 'no-such-search'" in error
+
+
+def test_cli_columns_picks_and_orders_columns_and_refuses_unknown_ones(grid, capsys):
+    chosen = "name,hp.learning_rate,test_accuracy"
+    assert main(["leaderboard", "--store", str(grid.store), "--sort", "test_accuracy", "--columns", chosen,
+                 "--format", "json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    expected = leaderboard(grid.store, "test_accuracy").rows
+    assert printed == [{c: row[c] for c in chosen.split(",")} for row in expected]
+    assert list(printed[0]) == chosen.split(",")
+    assert main(["leaderboard", "--store", str(grid.store), "--columns", "name,nope"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "no column 'nope'" in error

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, QueryError
 from ..query.leaderboard import DEFAULT_SORT, leaderboard
 from ..storage.destination import default_store_path
 from .output import format_rows
@@ -18,7 +18,13 @@ def _location(args: argparse.Namespace) -> str:
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     result = leaderboard(_location(args), sort=args.sort, match=args.match, search=args.search)
-    print(format_rows(result.columns, result.rows, args.format))
+    columns = result.columns
+    if args.columns:
+        columns = [c.strip() for c in args.columns.split(",") if c.strip()]
+        unknown = [c for c in columns if c not in result.columns]
+        if unknown:
+            raise QueryError(f"the leaderboard has no column {unknown[0]!r}; columns: {', '.join(result.columns)}")
+    print(format_rows(columns, [{c: row[c] for c in columns} for row in result.rows], args.format))
     return 0
 
 
@@ -46,6 +52,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], store_par
                        help="only the trials of this hyperparameter search (id, unique prefix, name, or latest)")
     board.add_argument("--match", metavar="TEXT",
                        help="only runs whose id, name, status or a hyperparameter value contains this")
+    board.add_argument("--columns", metavar="NAME,NAME",
+                       help="only these columns, in this order (e.g. name,status,hp.learning_rate,test_accuracy)")
     board.add_argument("--format", choices=["table", "csv", "json"], default="table")
     board.set_defaults(func=cmd_leaderboard)
 
