@@ -87,9 +87,9 @@ async function refresh(force) {
     throw error;
   }
   if (query !== asked()) return;  // the user changed the search or filter meanwhile: that request draws
-  if (data.total !== state.total) {  // new runs: perhaps a new search too
+  if (data.total !== state.total) {  // new runs: perhaps a new search too (listed after the table is drawn)
     state.total = data.total;
-    await cnn.searches(document.getElementById("search"), state.search);
+    setTimeout(() => cnn.searches(document.getElementById("search"), state.search), 0);
   }
   const key = JSON.stringify([data, state.reversed]);
   if (!force && key === state.last) return;  // unchanged: keep the DOM (and the focus) as it is
