@@ -13,7 +13,7 @@ function fillSelect(select, options, selected) {
 function drawCurves() {
   const metric = document.getElementById("curve-metric").value;
   const traces = view.runs.map((run) => ({
-    name: run.name || run.run_id.slice(0, 8), mode: "lines+markers",
+    name: cnn.plotText(run.name || run.run_id.slice(0, 8)), mode: "lines+markers",
     x: run.epochs.rows.map((r) => r.epoch), y: run.epochs.rows.map((r) => r[metric]),
   }));
   cnn.plot(document.getElementById("curves"), traces,
