@@ -9,6 +9,10 @@ Measured, each the median of --repeat (5) samples with min–max:
   - `leaderboard()` itself on a fresh read-only snapshot (the query and the pivot, in this process);
   - `GET /api/runs` on a running `cnnprov ui`, cold (the server computes the leaderboard) and cached (nobody
     wrote the store since: the server answers from its fingerprint cache);
+  - a hyperparameter search's table (the store's one search, 10 trials): its trials' run ids by the canned query
+    `search-trials` (what the app filters its cached board by) against `leaderboard(search=…)` recomputed,
+    interleaved in this process; and `GET /api/runs?search=ID` on a server whose board is cached, the first
+    time (the trial ids queried) and cached;
   - the run table in the browser: navigation start → table rows present (the page's `runs-rendered`
     performance mark), cold (a fresh server process per sample) and warm (reloads on one server).
 """
@@ -30,8 +34,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 REPO = Path(__file__).resolve().parents[1]
 
-from synthetic import bulk_build  # noqa: E402  (bench/synthetic.py: the same store as the query benchmark)
+from synthetic import SEARCH_ID, bulk_build  # noqa: E402  (bench/synthetic.py: the same store as the query benchmark)
 
+from cnnprov_rdf.query.execute import run_query  # noqa: E402
 from cnnprov_rdf.query.leaderboard import leaderboard  # noqa: E402
 from cnnprov_rdf.storage.store import open_for_reading  # noqa: E402
 
@@ -88,14 +93,36 @@ def measure(store: Path, repeat: int) -> dict[str, Any]:
         samples.append((time.perf_counter() - started) * 1000)
     result["leaderboard() [ms]"] = summary(samples)
     result["runs"] = rows
+    by_trials, by_board = [], []
+    for _ in range(repeat):  # interleaved A/B: what the app does for a search, against recomputing the board
+        snapshot = open_for_reading(store)
+        started = time.perf_counter()
+        trials = {row["run_id"] for row in run_query(snapshot, "search-trials", search=SEARCH_ID).rows}
+        by_trials.append((time.perf_counter() - started) * 1000)
+        snapshot = open_for_reading(store)
+        started = time.perf_counter()
+        board = leaderboard(snapshot, search=SEARCH_ID).rows
+        by_board.append((time.perf_counter() - started) * 1000)
+    if trials != {row["run_id"] for row in board}:
+        raise SystemExit("search-trials and leaderboard(search=…) disagree on the search's trials")
+    result["search-trials run ids [ms]"] = summary(by_trials)
+    result["leaderboard(search=…) [ms]"] = summary(by_board)
+    result["trials"] = len(trials)
 
-    cold_api, cached_api, cold_page, warm_page = [], [], [], []
+    cold_api, cached_api, cold_page, warm_page, first_search, cached_search = [], [], [], [], [], []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         for _ in range(repeat):  # cold: a fresh server, whose first request computes the leaderboard
             process, url = start_server(store)
             try:
                 cold_api.append(fetch_ms(url + "/api/runs"))
+            finally:
+                stop(process)
+            process, url = start_server(store)
+            try:
+                fetch_ms(url + "/api/runs")  # the board computed and cached
+                first_search.append(fetch_ms(f"{url}/api/runs?search={SEARCH_ID}"))
+                cached_search.append(fetch_ms(f"{url}/api/runs?search={SEARCH_ID}"))
             finally:
                 stop(process)
             process, url = start_server(store)
@@ -118,6 +145,8 @@ def measure(store: Path, repeat: int) -> dict[str, Any]:
         browser.close()
     result["GET /api/runs, cold [ms]"] = summary(cold_api)
     result["GET /api/runs, cached [ms]"] = summary(cached_api)
+    result["GET /api/runs?search=ID, board cached, first [ms]"] = summary(first_search)
+    result["GET /api/runs?search=ID, cached [ms]"] = summary(cached_search)
     result["run table in Chromium, cold server [ms]"] = summary(cold_page)
     result["run table in Chromium, warm server [ms]"] = summary(warm_page)
     return result
@@ -144,7 +173,7 @@ def main() -> None:
         print(json.dumps(result, indent=2))
         return
     how = f", built in {built['build_seconds']:.0f} s" if built else ""
-    print(f"{result['runs']} runs (store {store}{how}; {result['cpus']} CPUs)\n")
+    print(f"{result['runs']} runs, a search of {result['trials']} (store {store}{how}; {result['cpus']} CPUs)\n")
     print("| what | median | min–max | n |\n|---|---:|---:|---:|")
     for key, value in result.items():
         if isinstance(value, dict) and "median" in value:

@@ -1,8 +1,9 @@
 """`cnnprov ui` in a real headless Chromium (playwright driving /usr/bin/chromium) against a real server process.
 
 The server runs as `python -m cnnprov_rdf.cli ui --bind 127.0.0.1:0` on a copy of the grid fixture's store,
-with two runs added: one whose name is an HTML injection attempt and that has a user hyperparameter, and one
-still running. Screenshots go to a temporary directory (and to $CNNPROV_UI_SCREENSHOTS when it is set).
+with two hyperparameter searches of two trials each (one search named as an HTML injection attempt) and two runs
+added: one whose name is that injection attempt and that has a user hyperparameter, and one still running.
+Screenshots go to a temporary directory (and to $CNNPROV_UI_SCREENSHOTS when it is set).
 """
 
 from __future__ import annotations
@@ -69,10 +70,23 @@ def get(url: str, host: str | None = None) -> tuple[int, str, str]:
         return error.code, error.headers.get("Content-Type", ""), error.read().decode()
 
 
+#: The fixture's searches: (name, trial run name prefix, the learning rates its trials sample).
+SEARCHES = (("first-grid", "first-grid", (0.1, 0.2)), (EVIL, "evil-search", (0.3, 0.4)))
+
+
 @pytest.fixture(scope="module")
 def ui_store(grid, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("ui") / "store"
     shutil.copytree(grid.store, path)
+    with Tracker(path) as tracker:
+        for search_name, prefix, rates in SEARCHES:
+            with tracker.search(search_name, space={"learning_rate": list(rates)}, objective="val_loss") as search:
+                for trial, rate in enumerate(rates):
+                    run = tracker.start_run(name=f"{prefix}-{trial}", planned_epochs=1)
+                    search.record_trial(run, trial, {"learning_rate": rate})
+                    run.log_epoch(1, {"loss": rate, "val_loss": 2 * rate})
+                    run.end()
+        tracker.flush()
     with Tracker(path) as tracker:
         evil = tracker.start_run(name=EVIL, planned_epochs=2)
         evil.log_hyperparameters({"filters": 8, "learning_rate": 0.1})
@@ -140,6 +154,11 @@ def table_rows(page, selector: str) -> list[dict]:
     }""")
 
 
+#: Whether the runs page lists exactly these names (joined by "|").
+NAMES_ARE = ("names => [...document.querySelectorAll('table#runs tbody td[data-col=name]')]"
+             ".map(c => c.textContent).join('|') === names")
+
+
 def names_shown(page) -> list[str]:
     return page.eval_on_selector_all("table#runs tbody td[data-col=name]", "cells => cells.map(c => c.textContent)")
 
@@ -197,7 +216,7 @@ def test_clicking_a_header_sorts_by_that_column(page, server, ui_store):
 def test_filtering_and_selecting_runs_to_compare(page, server, grid):
     page.goto(server + "/")
     page.wait_for_selector("table#runs tbody tr")
-    page.fill("#search", "lr0.005")  # (not "e2": a run id, hexadecimal, may contain it)
+    page.fill("#match", "lr0.005")  # (not "e2": a run id, hexadecimal, may contain it)
     page.wait_for_function("() => document.querySelectorAll('table#runs tbody tr').length === 2")
     assert names_shown(page) == ["lr0.005-e2", "lr0.005-e1"]
     for run_id in (grid.runs["lr0.005-e2"].run_id, grid.runs["lr0.005-e1"].run_id):
@@ -265,6 +284,92 @@ def test_compare_page_overlays_the_chosen_runs(page, server, grid, ui_store, sho
     screenshot(page, shots, "ui-compare", full_page=True)
 
 
+def search_ids(store: Path) -> dict[str, str]:
+    """The store's searches: id by name."""
+    return {row["name"]: row["search_id"] for row in run_query(store, "searches").rows}
+
+
+def test_runs_page_lists_the_trials_of_the_search_chosen(page, server, ui_store):
+    page.goto(server + "/")
+    page.wait_for_selector("#search option[value]:not([value=''])", state="attached")
+    options = page.eval_on_selector_all("#search option", "os => os.map(o => [o.value, o.textContent])")
+    assert options == [["", "all runs"]] + [
+        [row["search_id"], f"{row['name']} (2 trials, {row['search_id'][:8]})"]
+        for row in run_query(ui_store, "searches").rows]  # newest first: the injection attempt, as text
+    assert [name for _, name in options[1:]] == [f"{EVIL} (2 trials, {search_ids(ui_store)[EVIL][:8]})",
+                                                 f"first-grid (2 trials, {search_ids(ui_store)['first-grid'][:8]})"]
+    assert page.eval_on_selector_all("img", "imgs => imgs.length") == 0
+    total = len(leaderboard(ui_store).rows)
+    for name, wanted in ((EVIL, ["evil-search-1", "evil-search-0"]), ("first-grid", ["first-grid-1", "first-grid-0"])):
+        page.select_option("#search", search_ids(ui_store)[name])
+        page.wait_for_function(NAMES_ARE, arg="|".join(wanted))
+        assert names_shown(page) == wanted == [
+            row["name"] for row in leaderboard(ui_store, search=search_ids(ui_store)[name]).rows]
+        assert page.text_content("#summary") == f"2 of {total} runs · 1 running"
+    page.fill("#match", "grid-0")  # the text filter within the search
+    page.wait_for_function("() => document.querySelectorAll('table#runs tbody tr').length === 1")
+    assert names_shown(page) == ["first-grid-0"]
+    page.fill("#match", "")
+    page.select_option("#search", "")
+    page.wait_for_function("n => document.querySelectorAll('table#runs tbody tr').length === n", arg=total)
+    assert names_shown(page) == [row["name"] for row in leaderboard(ui_store).rows]
+    page.select_option("#search", search_ids(ui_store)["first-grid"])  # Compare selected keeps the search
+    page.wait_for_function("() => document.querySelectorAll('table#runs tbody tr').length === 2")
+    first = leaderboard(ui_store, search="first-grid").rows
+    page.check(f"input[data-run='{first[0]['run_id']}']")
+    page.click("#compare")
+    page.wait_for_url("**/compare?run=*")
+    assert page.url.endswith(f"/compare?run={first[0]['run_id']}&search={search_ids(ui_store)['first-grid']}")
+
+
+def test_a_link_to_a_search_the_store_does_not_hold_says_so(page, server):
+    page.goto(server + "/?search=no-such-search")
+    page.wait_for_selector("#table-card .notice.error")
+    assert "no search 'no-such-search'" in page.text_content("#table-card")
+    page.wait_for_selector("#search", state="visible")
+    assert page.eval_on_selector("#search", "s => [s.value, s.hidden]") == ["no-such-search", False]
+
+
+#: The hyperparameter plot's points, per trace: [run ids, x values, y values].
+HP_POINTS = "document.getElementById('hp-plot').data.map(t => [t.customdata, t.x, t.y])"
+
+
+def test_compare_page_plots_the_hyperparameters_of_one_search_or_of_all_runs(page, server, ui_store):
+    first = leaderboard(ui_store, search="first-grid").rows  # newest first, as the page lists them
+    chosen = first[1]["run_id"]
+    page.goto(f"{server}/compare?run={chosen}")
+    page.wait_for_selector("#hp-plot .main-svg")
+    page.select_option("#hp-metric", "final_loss")
+    every = leaderboard(ui_store).rows
+    page.wait_for_function("() => document.getElementById('hp-plot').layout.title.text.startsWith('final_loss')")
+    assert page.text_content("#hp-plot .gtitle") == f"final_loss against each hyperparameter ({len(every)} runs)"
+    rates = page.evaluate("(() => { const gd = document.getElementById('hp-plot'); return gd.data.filter(t => "
+                          "gd.layout[t.xaxis.replace('x', 'xaxis')].title.text === 'learning_rate')"
+                          ".flatMap(t => t.customdata); })()")
+    assert sorted(rates) == sorted(r["run_id"] for r in every
+                                   if r["hp.learning_rate"] is not None and r["final_loss"] is not None)
+    for name, search_id in search_ids(ui_store).items():
+        trials = leaderboard(ui_store, search=search_id).rows
+        page.select_option("#hp-search", search_id)
+        page.wait_for_function("ids => document.getElementById('hp-plot').data.flatMap(t => t.customdata).sort()"
+                               ".join() === ids", arg=",".join(sorted(r["run_id"] for r in trials)))
+        points = [[r["run_id"], r["hp.learning_rate"], r["final_loss"]] for r in trials]
+        # one panel (the one hyperparameter the trials vary), the chosen run highlighted in the second trace
+        assert page.evaluate(HP_POINTS) == [
+            [[p[i] for p in points if p[0] != chosen] for i in range(3)],
+            [[p[i] for p in points if p[0] == chosen] for i in range(3)]]
+        assert page.text_content("#hp-plot .gtitle") == f"final_loss against each hyperparameter (2 trials of {name})"
+        assert page.text_content("#hp-scope") == f"the trials of the search {name}; the selected ones highlighted"
+        assert page.eval_on_selector_all("img", "imgs => imgs.length") == 0
+    page.select_option("#hp-search", "")
+    page.wait_for_function("n => document.getElementById('hp-plot').layout.title.text.includes(n)",
+                           arg=f"({len(every)} runs)")
+    page.goto(f"{server}/compare?search={search_ids(ui_store)['first-grid']}")  # the runs page's link
+    page.wait_for_selector("#hp-plot .main-svg")
+    assert page.eval_on_selector("#hp-search", "s => s.value") == search_ids(ui_store)["first-grid"]
+    page.wait_for_function("() => document.getElementById('hp-plot').layout.title.text.includes('2 trials of')")
+
+
 def test_queries_page_runs_canned_queries_with_parameters(page, server, grid, ui_store, shots):
     page.goto(server + "/queries")
     page.wait_for_selector("#query-list button")
@@ -301,7 +406,7 @@ def test_queries_page_runs_the_users_own_sparql_and_refuses_updates(page, server
 
 
 def test_a_name_made_of_html_shows_as_text(page, server):
-    page.goto(server + "/?search=onerror")
+    page.goto(server + "/?match=onerror")
     page.wait_for_selector("table#runs tbody tr")
     assert names_shown(page) == [EVIL]
     assert page.eval_on_selector_all("table#runs img", "imgs => imgs.length") == 0
@@ -378,6 +483,17 @@ def test_api_returns_typed_values_and_refuses_what_it_must(server, ui_store, gri
     data = json.loads(body)
     assert data["rows"] == plain(leaderboard(ui_store, sort="test_accuracy").rows)
     assert isinstance(data["rows"][0]["epochs"], int) and isinstance(data["rows"][0]["test_accuracy"], float)
+    first = search_ids(ui_store)["first-grid"]
+    status, _, body = get(f"{server}/api/runs?sort=final_loss&search={first}")
+    assert status == 200 and json.loads(body)["rows"] == plain(leaderboard(ui_store, sort="final_loss",
+                                                                           search=first).rows)
+    assert json.loads(body)["search"] == first and json.loads(body)["total"] == len(leaderboard(ui_store).rows)
+    status, _, body = get(f"{server}/api/runs?search={first}&match=grid-1")
+    assert [row["name"] for row in json.loads(body)["rows"]] == ["first-grid-1"]
+    status, _, body = get(server + "/api/runs?match=lr0.005")
+    assert [row["name"] for row in json.loads(body)["rows"]] == ["lr0.005-e2", "lr0.005-e1"]
+    status, _, body = get(server + "/api/runs?search=no-such-search")
+    assert status == 400 and "no search 'no-such-search'" in json.loads(body)["error"]
     assert get(server + "/api/runs/no-such-run")[0] == 404
     assert get(server + "/api/queries/runz")[0] == 400
     assert get(server + "/api/info", host="attacker.example:80")[0] == 403

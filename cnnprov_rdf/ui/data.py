@@ -4,6 +4,8 @@ The app never holds a store open: each request opens a read-only snapshot (`open
 while a training writes the store from another process) and drops it. Opening may fail for a moment while
 the writer closes; it is retried once. The leaderboard, the costliest read, is cached by a fingerprint of the
 store's files (names, sizes, modification times): a poll of a store nobody wrote since costs a directory scan.
+A search's table is that board restricted to the search's trials (their run ids from the canned query
+`search-trials`, cached the same way), so choosing a search never recomputes the leaderboard.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pyoxigraph import Store
 
@@ -49,7 +51,7 @@ class Data:
         self.location = str(location)
         self.endpoint = endpoint
         self._lock = threading.Lock()
-        self._cached: tuple[Any, QueryResult] | None = None
+        self._cache: dict[Any, tuple[Any, Any]] = {}  # key → (fingerprint, value); emptied by any write
 
     def describe(self) -> dict[str, Any]:
         return {"location": self.location, "kind": "endpoint" if self.endpoint else "store"}
@@ -106,26 +108,46 @@ class Data:
 
     # --- runs ---------------------------------------------------------------------------------------
 
-    def board(self) -> QueryResult:
-        """The whole leaderboard, newest first, from the cache while the store's files are unchanged."""
+    def cached(self, key: Any, compute: Callable[[], T]) -> T:
+        """`compute()`, or its value from the cache while the store's files are unchanged (never for an endpoint)."""
         fingerprint = self.fingerprint()  # before the snapshot: a write in between only costs a recomputation
         with self._lock:  # one computation at a time; requests that arrive meanwhile wait for it and share it
-            if fingerprint is not None and self._cached is not None and self._cached[0] == fingerprint:
-                return self._cached[1]
-            result = self.read(lambda store: leaderboard(store, sort=DEFAULT_SORT))
-            self._cached = (fingerprint, result) if fingerprint is not None else None
-            return result
+            hit = self._cache.get(key)
+            if fingerprint is not None and hit is not None and hit[0] == fingerprint:
+                return cast(T, hit[1])
+            value = compute()
+            if fingerprint is None:
+                self._cache.clear()
+            else:
+                self._cache = {k: v for k, v in self._cache.items() if v[0] == fingerprint}
+                self._cache[key] = (fingerprint, value)
+            return value
 
-    def runs(self, sort: str | None = None, search: str | None = None) -> dict[str, Any]:
+    def board(self) -> QueryResult:
+        """The whole leaderboard, newest first."""
+        return self.cached("board", lambda: self.read(lambda store: leaderboard(store, sort=DEFAULT_SORT)))
+
+    def trial_ids(self, search: str) -> frozenset[str]:
+        """The run ids of the trials of a hyperparameter search (its id, unique id prefix, name or latest)."""
+        return self.cached(("trials", search), lambda: frozenset(
+            row["run_id"] for row in self.query("search-trials", search=search).rows))
+
+    def runs(self, sort: str | None = None, match: str | None = None, search: str | None = None) -> dict[str, Any]:
+        """The table: the runs of the board (only a search's trials, only those `match` occurs in), sorted."""
         board = self.board()
-        rows = [row for row in board.rows if matches(row, search)] if search else list(board.rows)
+        rows = list(board.rows)
+        if search:
+            trials = self.trial_ids(search)
+            rows = [row for row in rows if row["run_id"] in trials]
+        if match:
+            rows = [row for row in rows if matches(row, match)]
         column = sort or DEFAULT_SORT
         if column not in board.columns:
             column = DEFAULT_SORT
         ordered = sort_rows(rows, column)
         running = sum(1 for row in board.rows if row["status"] == "unfinished")
-        return {"columns": board.columns, "sort": column, "total": len(board.rows), "running": running,
-                "rows": [{c: plain(row[c]) for c in board.columns} for row in ordered]}
+        return {"columns": board.columns, "sort": column, "search": search or None, "total": len(board.rows),
+                "running": running, "rows": [{c: plain(row[c]) for c in board.columns} for row in ordered]}
 
     def find_run(self, reference: str) -> dict[str, Any]:
         """A run's leaderboard row, by run id or a unique prefix of it."""

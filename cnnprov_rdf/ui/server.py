@@ -4,7 +4,9 @@ package, Plotly is served from the `plotly` package's own bundle, and data comes
 request reading a fresh read-only snapshot of the store (see `data.py`).
 
     GET /api/info                         what the app reads
-    GET /api/runs?sort=COL&search=TEXT    the leaderboard (one row per run), plus how many runs are running
+    GET /api/runs?sort=COL&match=TEXT&search=SEARCH
+                                          the leaderboard (one row per run; only the trials of a hyperparameter
+                                          search, only the runs TEXT occurs in), plus how many runs are running
     GET /api/runs/RUN                     a run's row, hyperparameters, architecture, tests, model files, errors
     GET /api/runs/RUN/epochs              its per-epoch metrics and learning-rate adaptations
     GET /api/runs/RUN/graph.svg           its PROV graph (Graphviz); 503 with a JSON note when it cannot be drawn
@@ -162,7 +164,7 @@ class Handler(BaseHTTPRequestHandler):
     @staticmethod
     def _runs(data: Data, one: dict[str, str]) -> dict[str, Any]:
         try:
-            return data.runs(one.get("sort") or None, one.get("search") or None)
+            return data.runs(one.get("sort") or None, one.get("match") or None, one.get("search") or None)
         except StoreNotFoundError as error:  # no training has written the store yet: an empty table
             return {"columns": [], "sort": None, "total": 0, "running": 0, "rows": [], "notice": str(error)}
 

@@ -90,6 +90,26 @@ cnn.every = function (ms, task) {
   return () => { stopped = true; };
 };
 
+// Fill a <select> with "all runs" and the store's hyperparameter searches (the canned query `searches`), keeping
+// `chosen` (a search id) selected; the select and its label (class search-choice) stay hidden while there is none.
+cnn.searches = async function (select, chosen) {
+  let rows = [];
+  try { rows = (await cnn.api("/api/queries/searches")).rows; } catch (error) { console.warn(error); }
+  const options = rows.map((s) => cnn.el("option", {
+    value: s.search_id, selected: s.search_id === chosen, title: `${s.tuner} search, started ${cnn.shortTime(s.started)}`,
+    text: `${s.name || s.search_id.slice(0, 8)} (${s.trials} trials, ${s.search_id.slice(0, 8)})` }));
+  if (chosen && !rows.some((s) => s.search_id === chosen)) {  // a link to a search this store does not hold
+    options.push(cnn.el("option", { value: chosen, selected: true, text: `${chosen} (not in this store)` }));
+  }
+  select.replaceChildren(cnn.el("option", { value: "", text: "all runs" }), ...options);
+  select.value = chosen || "";
+  for (const node of document.querySelectorAll(".search-choice")) node.hidden = !options.length;
+  return rows;
+};
+
+// Text for Plotly, which reads a few HTML tags in titles and hover text: markup characters as entities.
+cnn.plotText = (text) => String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+
 cnn.TITLE = (text) => ({ text, x: 0.01, xanchor: "left", font: { size: 14 } });
 
 cnn.METRICS = ["loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "elapsed_seconds"];

@@ -1,7 +1,8 @@
-// Runs page: the leaderboard, sortable (click a header) and filterable, polled every second.
+// Runs page: the leaderboard, sortable (click a header), filterable by text and by hyperparameter search, polled
+// every second.
 "use strict";
 
-const state = { sort: "started", reversed: false, search: "", selected: new Set(), last: "" };
+const state = { sort: "started", reversed: false, match: "", search: "", selected: new Set(), last: "", total: -1 };
 const HIDDEN = new Set(["run_id", "ended"]);
 
 function label(column) {
@@ -73,8 +74,23 @@ function updateCompare() {
 }
 
 async function refresh(force) {
-  const query = new URLSearchParams({ sort: state.sort, search: state.search });
-  const data = await cnn.api(`/api/runs?${query}`);
+  const asked = () => String(new URLSearchParams({ sort: state.sort, match: state.match, search: state.search }));
+  const query = asked();
+  let data;
+  try {
+    data = await cnn.api(`/api/runs?${query}`);
+  } catch (error) {  // a search that is not (or no longer) in the store, say
+    cnn.notice(document.getElementById("table-card"), error.message, "error");
+    state.last = "";
+    state.total = -1;
+    await cnn.searches(document.getElementById("search"), state.search);
+    throw error;
+  }
+  if (query !== asked()) return;  // the user changed the search or filter meanwhile: that request draws
+  if (data.total !== state.total) {  // new runs: perhaps a new search too (listed after the table is drawn)
+    state.total = data.total;
+    setTimeout(() => cnn.searches(document.getElementById("search"), state.search), 0);
+  }
   const key = JSON.stringify([data, state.reversed]);
   if (!force && key === state.last) return;  // unchanged: keep the DOM (and the focus) as it is
   state.last = key;
@@ -83,12 +99,16 @@ async function refresh(force) {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  const match = document.getElementById("match");
+  match.value = cnn.param("match") || "";
+  state.match = match.value;
+  match.addEventListener("input", () => { state.match = match.value.trim(); refresh(true); });
   const search = document.getElementById("search");
-  search.value = cnn.param("search") || "";
-  state.search = search.value;
-  search.addEventListener("input", () => { state.search = search.value.trim(); refresh(true); });
+  state.search = cnn.param("search") || "";
+  search.addEventListener("change", () => { state.search = search.value; refresh(true); });
   document.getElementById("compare").addEventListener("click", () => {
     const query = new URLSearchParams([...state.selected].map((run) => ["run", run]));
+    if (state.search) query.append("search", state.search);
     window.location.href = `/compare?${query}`;
   });
   cnn.every(1000, () => refresh(false));
