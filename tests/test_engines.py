@@ -12,27 +12,20 @@ from pathlib import Path
 
 import pytest
 from _virtuoso import available, virtuoso
+from pyoxigraph import Literal, NamedNode, Quad, RdfFormat
 
 from cnnprov_rdf.capture.events import EpochEnded
 from cnnprov_rdf.capture.tracker import Tracker
-from cnnprov_rdf.errors import SourceError
 from cnnprov_rdf.graph.mapping import to_quads
 from cnnprov_rdf.graph.vocabulary import ONTOLOGY_GRAPH
 from cnnprov_rdf.query.execute import run_query
 from cnnprov_rdf.query.library import find_query, load_queries
 from cnnprov_rdf.query.runs import find_run
 from cnnprov_rdf.query.sources import EndpointSource, LocalSource
+from cnnprov_rdf.storage.capabilities import WIDE_INTEGER, XSD_INTEGER, decode_term, encode_quads
 from cnnprov_rdf.storage.endpoint import EndpointSink
 from cnnprov_rdf.storage.server import start_server
 from cnnprov_rdf.storage.store import open_for_reading
-
-#: Canned queries whose rows differ on an engine, and why (the README's table of engines says the same).
-KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {
-    ("model-lineage", "virtuoso"): "no rows: `COALESCE(?file, \"\")` of an unbound ?file in a FILTER is an error there",
-    ("run-graph", "virtuoso"): "HTTP 500, SR066 Unsupported case in CONVERT (incomplete RDF box -> VARCHAR)",
-    ("prov-activities", "virtuoso"): "its MINUS with a property path removes nothing: every activity of a subclass "
-                                     "is listed once more as prov:Activity",
-}
 
 #: Canned queries the grid gives no rows (no run is training while the tests run).
 EMPTY_ON_FIXTURE = {"running-now"}
@@ -81,6 +74,28 @@ def _add_a_search(store) -> None:
             search.end_trial(run, "completed", 2 * rate / 2)
 
 
+EX = "https://example.org/lab#"
+
+#: Another tool's PROV: an activity of a subclass defined in its own graph, and one of prov:Activity alone.
+FOREIGN = f"""
+@prefix prov: <http://www.w3.org/ns/prov#> . @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix xsd: <http://www.w3.org/2001/XMLSchema#> . @prefix ex: <{EX}> .
+ex:Experiment rdfs:subClassOf prov:Activity .
+ex:e1 a ex:Experiment ; prov:startedAtTime "2020-01-01T00:00:00Z"^^xsd:dateTime .
+ex:plain a prov:Activity ; prov:startedAtTime "2020-01-02T00:00:00Z"^^xsd:dateTime ;
+    prov:endedAtTime "2020-01-03T00:00:00Z"^^xsd:dateTime .
+"""
+
+
+def _add_foreign_activities(store) -> None:
+    from cnnprov_rdf.storage.store import open_for_writing
+
+    writable = open_for_writing(store)
+    writable.load(FOREIGN.encode(), format=RdfFormat.TURTLE, to_graph=NamedNode(EX + "graph"))
+    writable.flush()
+    del writable
+
+
 @pytest.fixture(scope="module")
 def engines(grid, tmp_path_factory):
     """name → Source, all holding the grid's store."""
@@ -89,6 +104,7 @@ def engines(grid, tmp_path_factory):
     shutil.copytree(grid.store, store, ignore=shutil.ignore_patterns("LOCK"))
     GRID_LATEST["id"] = find_run(open_for_reading(store), "latest").id
     _add_a_search(store)  # so that `searches` and `search-trials` have rows to compare
+    _add_foreign_activities(store)  # so that `prov-activities` meets an activity of each branch
     servers = [start_server(store, union_default_graph=False), start_server(store)]
     found = {"embedded": LocalSource(store), "oxigraph-stock": EndpointSource(servers[0].url),
              "oxigraph-union": EndpointSource(servers[1].url)}
@@ -115,16 +131,30 @@ def test_every_canned_query_gives_the_same_rows(engines, engine, name):
         pytest.skip("Virtuoso is not installed (apt-get install virtuoso-opensource; .ci/run does)")
     expected = _rows(engines["embedded"], name)
     ordered = "ORDER BY" in find_query(name).text
-    if (name, engine) in KNOWN_DIFFERENCES:
-        try:
-            got = _rows(engines[engine], name)
-        except SourceError:
-            return
-        assert not _identical(expected, got, ordered), f"{name} on {engine} is identical now: update KNOWN_DIFFERENCES"
-        return
     got = _rows(engines[engine], name)
     assert expected or name in EMPTY_ON_FIXTURE, f"{name} gives no rows on the embedded store: it proves nothing"
     assert _identical(expected, got, ordered), (name, engine, expected[:3], got[:3])
+
+
+def test_prov_activities_infers_each_class_alike_on_every_engine(engines):
+    expected = {EX + "e1": (EX + "Experiment", "2020-01-01T00:00:00Z", None),
+                EX + "plain": ("http://www.w3.org/ns/prov#Activity", "2020-01-02T00:00:00Z", "2020-01-03T00:00:00Z")}
+    for name, source in engines.items():
+        rows = run_query(source, "prov-activities").rows
+        got = {r["activity"]: (r["class"], r["started"], r["ended"]) for r in rows if r["activity"].startswith(EX)}
+        assert got == expected, name
+        assert len({r["activity"] for r in rows}) == len(rows), name  # one row per activity
+        assert rows[0]["activity"] == EX + "e1", name  # the oldest start first
+
+
+@pytest.mark.parametrize("file", ["early-stop.keras", "sha256"])
+def test_model_lineage_by_file_gives_the_same_row_everywhere(engines, file):
+    everything = _rows(engines["embedded"], "model-lineage")
+    target = next(r for r in everything if r["file_path"].endswith("early-stop.keras"))
+    value = target["sha256"] if file == "sha256" else file
+    for name, source in engines.items():
+        rows = run_query(source, "model-lineage", file=value).rows
+        assert len(rows) == 1 and _identical(rows, [target]), (name, rows)
 
 
 def test_stock_server_is_told_apart_and_union_server_is_not(engines):
@@ -164,6 +194,43 @@ def test_sink_keeps_non_finite_and_full_precision_values(engines, tmp_path, engi
         assert (math.isnan(got) and math.isnan(loss)) or got == loss
         assert accuracy == 0.123456789012345  # 15 significant digits: what Virtuoso keeps
         assert sink.capabilities.has_ontology and sink.capabilities.gsp is True
+    finally:
+        if server is not None:
+            server.stop()
+
+
+WIDE = [2**31 - 1, 2**31, -(2**31) - 1, 2**63, -(2**70), 10**40]
+
+
+def test_wide_integers_are_encoded_reversibly():
+    quads = [Quad(NamedNode(f"urn:s{i}"), NamedNode("urn:p"), Literal(str(v), datatype=XSD_INTEGER))
+             for i, v in enumerate(WIDE)]
+    encoded = encode_quads(quads, non_finite=False, skolemize=False, wide=True)
+    assert [q.object.datatype == WIDE_INTEGER for q in encoded] == [False, True, True, True, True, True]
+    assert [decode_term(q.object) for q in encoded] == [q.object for q in quads]
+    assert encode_quads(quads, non_finite=False, skolemize=False) == quads
+
+
+@pytest.mark.parametrize("engine", ["oxigraph-stock-rw", "virtuoso"])
+def test_sink_keeps_wide_integers_exact(engines, tmp_path, engine):
+    if engine == "virtuoso":
+        if "virtuoso" not in engines:
+            pytest.skip("Virtuoso is not installed (apt-get install virtuoso-opensource; .ci/run does)")
+        url, server = engines["virtuoso"].url, None
+    else:
+        server = start_server(tmp_path / "rw", read_write=True, union_default_graph=False)
+        url = server.url
+    try:
+        graph = NamedNode(f"urn:wide:{engine}")
+        sink = EndpointSink(url, tmp_path / "spool.nq", timeout=30)
+        sink.write([Quad(NamedNode(f"urn:wide:{i}"), NamedNode("urn:wide:p"), Literal(str(v), datatype=XSD_INTEGER),
+                         graph) for i, v in enumerate(WIDE)])
+        sink.close()
+        assert sink.spooled == 0 and sink.refused is None
+        _, rows = EndpointSource(url, timeout=30).select(
+            f"SELECT ?s ?v WHERE {{ GRAPH {graph} {{ ?s <urn:wide:p> ?v }} }}")
+        got = {row[0].value: row[1] for row in rows}
+        assert got == {f"urn:wide:{i}": Literal(str(v), datatype=XSD_INTEGER) for i, v in enumerate(WIDE)}
     finally:
         if server is not None:
             server.stop()

@@ -11,6 +11,10 @@ query gives the same rows on every SPARQL 1.1 engine.
   (`0.123457`), though it keeps 15; its `STR()` gives those 15. For it, a SELECT is wrapped so that each variable
   also comes back as `STR(?v)`, and doubles are rebuilt from that text (`nan`/`inf` → `NaN`/`INF`). The wrap
   repeats the query's final `ORDER BY` (and `LIMIT`/`OFFSET`), so rows keep their order.
+* **Portable text.** The `.rq` files hold no engine-specific text; they avoid what Virtuoso 7 evaluates
+  otherwise (README, "Any SPARQL 1.1 store"): an unbound variable inside `CONCAT`/`STR`/`COALESCE` (guard it
+  with `BOUND`), `CONCAT`/`REPLACE` of a subquery's string without `STR()`, `MINUS` over a property path, and
+  unbound values inside `MIN`/`MAX`/`SAMPLE`.
 """
 
 from __future__ import annotations

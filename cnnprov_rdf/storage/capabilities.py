@@ -9,6 +9,10 @@
   probe on an empty store would pass. On such an engine, a non-finite double is sent as
   `"NaN"^^cnn:nonFiniteDouble` (the same lexical form, another datatype: reversible, `decode_term` restores it;
   `EndpointSource` results go through it).
+* **Wide integers.** Virtuoso 7 keeps an `xsd:integer` only in 32 bits: one sent by GSP at or beyond 2^31
+  comes back as `xsd:decimal`, and `INSERT DATA` refuses one beyond 64 bits (measured). To Virtuoso such an
+  integer is sent as `"…"^^cnn:wideInteger` (its exact lexical form, another datatype: reversible, `decode_term`
+  restores it); Virtuoso then compares it as text, not as a number.
 * **Blank nodes.** `INSERT DATA` with blank nodes is refused by Virtuoso; the ontology (the one source of blank
   nodes we write) is sent by the Graph Store Protocol with its blank nodes, or else skolemized: `_:b` →
   `<https://w3id.org/cnnprov/.well-known/genid/b>` (RDF 1.1 §3.5), which `decode_term` turns back into `_:b`.
@@ -37,6 +41,10 @@ from .destination import TOKEN_ENV
 
 NON_FINITE = NamedNode(CNN_NS + "nonFiniteDouble")
 XSD_DOUBLE = NamedNode(XSD_NS + "double")
+XSD_INTEGER = NamedNode(XSD_NS + "integer")
+WIDE_INTEGER = NamedNode(CNN_NS + "wideInteger")
+#: The integers Virtuoso 7 keeps as `xsd:integer` (32 bits, signed).
+NARROW = range(-(2**31), 2**31)
 SKOLEM_BASE = "https://w3id.org/cnnprov/.well-known/genid/"
 _NON_FINITE_VALUES = ("NaN", "INF", "-INF")
 AUTH_CODES = (401, 403)
@@ -93,24 +101,40 @@ def is_non_finite(term: object) -> bool:
     return isinstance(term, Literal) and term.datatype == XSD_DOUBLE and term.value in _NON_FINITE_VALUES
 
 
-def encode_quads(quads: Sequence[Quad], *, non_finite: bool, skolemize: bool) -> list[Quad]:
-    """`quads` with non-finite doubles (when `non_finite`) and blank nodes (when `skolemize`) encoded."""
+def is_wide_integer(term: object) -> bool:
+    """An `xsd:integer` beyond 32 bits (or not a number at all, which is sent as it is)."""
+    if not (isinstance(term, Literal) and term.datatype == XSD_INTEGER):
+        return False
+    try:
+        return int(term.value) not in NARROW
+    except ValueError:
+        return False
+
+
+def encode_quads(quads: Sequence[Quad], *, non_finite: bool, skolemize: bool, wide: bool = False) -> list[Quad]:
+    """`quads` with non-finite doubles (when `non_finite`), blank nodes (when `skolemize`) and integers beyond
+    32 bits (when `wide`) encoded."""
     def term(t: Any) -> Any:
         if non_finite and is_non_finite(t):
             return Literal(t.value, datatype=NON_FINITE)
+        if wide and is_wide_integer(t):
+            return Literal(t.value, datatype=WIDE_INTEGER)
         if skolemize and isinstance(t, BlankNode):
             return NamedNode(SKOLEM_BASE + t.value)
         return t
 
-    if not (non_finite or skolemize):
+    if not (non_finite or skolemize or wide):
         return list(quads)
     return [Quad(term(q.subject), q.predicate, term(q.object), q.graph_name) for q in quads]
 
 
 def decode_term(term: Any) -> Any:
-    """The term an encoded one stands for: a non-finite double, a blank node; any other term as it is."""
+    """The term an encoded one stands for: a non-finite double, a wide integer, a blank node; any other term as
+    it is."""
     if isinstance(term, Literal) and term.datatype == NON_FINITE:
         return Literal(term.value, datatype=XSD_DOUBLE)
+    if isinstance(term, Literal) and term.datatype == WIDE_INTEGER:
+        return Literal(term.value, datatype=XSD_INTEGER)
     if isinstance(term, NamedNode) and term.value.startswith(SKOLEM_BASE):
         return BlankNode(term.value[len(SKOLEM_BASE):])
     return term

@@ -206,7 +206,8 @@ class EndpointSink:
 
     def _deliver(self, quads: Sequence[Quad]) -> None:
         c = self.capabilities
-        encoded = caps.encode_quads(quads, non_finite=not c.keeps_non_finite, skolemize=False)
+        encoded = caps.encode_quads(quads, non_finite=not c.keeps_non_finite, skolemize=False,
+                                    wide="virtuoso" in c.server.lower())
         if c.gsp:
             try:
                 caps.gsp_write(caps.gsp_url(self.url, c.server), encoded, self.timeout, "virtuoso" in c.server.lower())
