@@ -281,3 +281,12 @@ def test_an_authorisation_failure_is_an_error_not_an_outage(tmp_path, caplog, gr
         assert "HTTP 403" in errors[0].getMessage() or "HTTP 401" in errors[0].getMessage()
     finally:
         server.stop()
+
+
+def test_virtuoso_gets_sample_as_max_outside_strings_iris_and_comments():
+    from cnnprov_rdf.query.engines import virtuoso_text
+
+    text = ('SELECT (SAMPLE(?x) AS ?y) (sample (?z) AS ?w) WHERE { ?s <urn:SAMPLE(> "SAMPLE(" . # SAMPLE(\n'
+            " ?a ?b 'SAMPLE(x' }")
+    assert virtuoso_text(text) == ('SELECT (MAX(?x) AS ?y) (MAX(?z) AS ?w) WHERE { ?s <urn:SAMPLE(> "SAMPLE(" . '
+                                   "# SAMPLE(\n ?a ?b 'SAMPLE(x' }")

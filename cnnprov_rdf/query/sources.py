@@ -198,6 +198,8 @@ class EndpointSource(Source):
     def select(self, query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         profile = self.engine()
         graphs = engines.named_graphs(self._select) if profile.union_default is False else []
+        if profile.virtuoso:
+            query = engines.virtuoso_text(query)
         variables = engines.projected_variables(query) if profile.virtuoso else None
         if variables:
             return engines.restore_precision(*self._select(engines.lexical_wrap(query, variables), graphs))
