@@ -21,6 +21,7 @@ from pyoxigraph import Quad, RdfFormat, Store, parse
 from ..errors import ConfigurationError, StoreError, StoreLockedError, StoreNotFoundError
 from ..graph.iris import ONTOLOGY_GRAPH
 from ..resources import ontology_file
+from . import inflight
 from .destination import STORE_ENV, Destination, Endpoint, parse_destination
 from .run_index import predates_run_index, reindex
 
@@ -78,8 +79,11 @@ def load_ontology(store: Store) -> None:
 
 
 def open_for_reading(path: str | os.PathLike[str]) -> Store:
-    """A read-only snapshot of a store; works while another process writes it. Reopen to see new data."""
+    """A read-only snapshot of a store; works while another process writes it. Reopen to see new data.
+
+    A store this process writes is read after its writer wrote what was submitted (`inflight.settle`)."""
     path = Path(path)
+    inflight.settle(path)
     if not (path / "CURRENT").exists():
         raise StoreNotFoundError(
             f"no provenance store at {path}: train with capture first (e.g. `cnnprov demo --store {path}`) "

@@ -1,10 +1,16 @@
 """The asynchronous writer: the training thread enqueues events, a background thread maps and writes them.
 
 Each batch is one store transaction (or one bulk load, `storage.sink`). When an event arrives at an idle
-writer, the writer lingers (`linger` seconds, 1 by default, but never past `max_delay`, and cut short by
-`flush`/`close` or by a full batch) so that the events of a burst become one batch: fewer, larger transactions
-cost less CPU, and the writer works while training is back in its compiled step. With a backlog (events
-waited while the last batch was written) it does not linger: it writes the next batch at once.
+writer that wrote within the last `linger` seconds (1 by default, but never past `max_delay`; a fresh writer
+counts as having just written), the writer lingers that long (cut short by `flush`/`close` or by a full
+batch) so that the events of a burst become one batch: fewer, larger transactions cost less CPU, and the
+writer works while training is back in its compiled step. An event after a longer quiet (an epoch seconds
+after the last) is written at once: a timed wait would cost a second wake-up and batch nothing. With a
+backlog (events waited while the last batch was written) it does not linger either.
+
+`flush(wait=False)` and `close(wait=False)` (what the Keras callback uses at the end of `fit`) return at once:
+the writer writes what is pending without lingering, in the background. A reader of the store in this
+process waits for it (`storage.inflight`), and so does the interpreter at exit, so nothing is lost.
 
 The queue is bounded in count and in time: `submit` waits (back-pressure, never a drop) while the queue holds
 `max_pending` events, or, once it holds `MIN_BATCH` (a flood, not a few epochs behind a slow sink), while its
@@ -38,7 +44,7 @@ from pyoxigraph import Quad, RdfFormat, parse
 from ..capture.events import Event
 from ..graph.nquads import Encoded, Encoder
 from ..graph.vocabulary import DEFAULT_BASE
-from . import spool
+from . import inflight, spool
 from .sink import QuadSink, StoreSink
 
 __all__ = ["AsyncWriter", "QuadSink", "StoreSink", "WriterStats"]
@@ -103,6 +109,8 @@ class AsyncWriter:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)  # the queue changed, or a flush/close began
         self._hurry = 0  # callers waiting in flush()/close(): no lingering
+        self._urgent = 0  # events up to this count are written without lingering (flush(wait=False))
+        self._last_write = time.monotonic()  # a fresh writer counts as active: a first burst lingers together
         self._busy = False  # the writer thread holds a batch
         self._submitted = 0
         self._finished = 0
@@ -115,6 +123,9 @@ class AsyncWriter:
         self._held: list[bytes] = []  # batches that neither the sink nor the spool took
         self.stats = WriterStats()
         self._thread = threading.Thread(target=self._run, name="cnnprov-writer", daemon=True)
+        self._store_path = sink.path if isinstance(sink, StoreSink) else None
+        if self._store_path is not None:
+            inflight.register(self._store_path, self._settle)
         self._thread.start()
         atexit.register(self.close)
 
@@ -161,10 +172,17 @@ class AsyncWriter:
         with self._lock:
             return self._submitted - self._finished
 
-    def flush(self, timeout: float | None = None) -> bool:
-        """Wait until every event submitted so far is written (or spooled). False on timeout."""
+    def flush(self, timeout: float | None = None, *, wait: bool = True) -> bool:
+        """Wait until every event submitted so far is written (or spooled). False on timeout.
+
+        With `wait=False` it returns at once (True): what is pending is written without lingering, in the
+        background."""
         with self._lock:
             target = self._submitted
+            if not wait:
+                self._urgent = target
+                self._changed.notify_all()
+                return True
             self._hurry += 1
             self._changed.notify_all()
             try:
@@ -198,10 +216,25 @@ class AsyncWriter:
             log.warning("cnnprov-rdf: the store did not take %d pending events within %.1fs; they are still being "
                         "written in the background", self.pending, timeout or 0.0)
             return
+        self._close_sink()
+
+    def _close_sink(self) -> None:
         try:
             self._sink.close()
         except Exception as error:
             log.warning("cnnprov-rdf: closing the store failed: %s", error)
+        finally:
+            if self._store_path is not None:
+                inflight.unregister(self._store_path, self._settle)
+
+    def _settle(self, timeout: float) -> None:
+        """For a reader of the store in this process: wait for what was submitted, and for a close under way."""
+        if threading.current_thread() is self._thread:
+            return
+        if self._close_in_thread:
+            self._thread.join(timeout)
+        else:
+            self.flush(timeout)
 
     # --- writer-thread side -------------------------------------------------------------------------
 
@@ -214,10 +247,11 @@ class AsyncWriter:
             self._changed.wait_for(lambda: queue or self._stopping)
             if not queue:
                 return None
-            if idle and self._linger > 0:
-                until = queue[0][0] + min(self._linger, self._max_delay)
+            linger = min(self._linger, self._max_delay)
+            if idle and linger > 0 and queue[0][0] - self._last_write < linger:
+                until = queue[0][0] + linger
                 self._changed.wait_for(
-                    lambda: self._hurry or len(queue) >= self._batch_limit(),
+                    lambda: self._hurry or self._urgent > self._finished or len(queue) >= self._batch_limit(),
                     timeout=max(0.0, until - time.monotonic()))
             count, first = min(len(queue), self._batch_limit()), queue[0][0]
             batch = [queue.popleft()[1] for _ in range(count)]
@@ -241,12 +275,10 @@ class AsyncWriter:
             self.stats.max_latency_seconds = max(self.stats.max_latency_seconds, time.monotonic() - first)
             with self._lock:
                 self._finished += len(batch)
+                self._last_write = time.monotonic()
                 self._changed.notify_all()
         if self._close_in_thread:
-            try:
-                self._sink.close()
-            except Exception as error:
-                log.warning("cnnprov-rdf: closing the store failed: %s", error)
+            self._close_sink()
 
     def _encode(self, batch: list[Event]) -> Encoded:
         encoded = Encoded()
