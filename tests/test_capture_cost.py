@@ -100,3 +100,13 @@ def test_a_process_that_exits_right_after_its_last_record_has_every_epoch_on_dis
     runs = run_query(path, "runs").rows
     assert [(row["name"], row["status"], row["epochs"]) for row in runs] == [("exits-at-once", "finished", 4)]
     assert sum(f.stat().st_size for f in (tmp_path / "spool").glob("*.nq")) == 0  # written, not spooled
+
+
+def test_writable_opens_leave_no_old_rocksdb_info_logs(tmp_path) -> None:
+    from cnnprov_rdf.storage.store import open_for_writing
+
+    path = tmp_path / "store"
+    for _ in range(3):
+        store = open_for_writing(path)
+        del store
+    assert sorted(f.name for f in path.glob("LOG*")) == ["LOG"]

@@ -48,7 +48,19 @@ def open_for_writing(path: str | os.PathLike[str]) -> Store:
         load_ontology(store)
     if predates_run_index(store):  # written before the run index existed: build it, once
         reindex(store)
+    remove_old_info_logs(path)
     return store
+
+
+def remove_old_info_logs(path: Path) -> None:
+    """Delete RocksDB's diagnostic logs of earlier opens (`LOG.old.*`, about 140 KB each).
+
+    RocksDB starts a new info log at every writable open and keeps up to 1,000 old ones: a store written by
+    thousands of short runs would hold over 100 MB of them. The store never reads them; `LOG` (this open's)
+    stays."""
+    for old in path.glob("LOG.old.*"):
+        with contextlib.suppress(OSError):
+            old.unlink()
 
 
 def locked_in_this_process(path: Path) -> StoreLockedError:

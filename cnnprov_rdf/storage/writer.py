@@ -94,9 +94,6 @@ class AsyncWriter:
         self._sink = sink
         self._base = base
         self._spool_path = spool_path if spool_path is not None else getattr(sink, "spool_path", None)
-        if isinstance(sink, StoreSink) and sink.path is not None and self._spool_path is not None:
-            with contextlib.suppress(OSError):
-                spool.note_store(self._spool_path, sink.path)
         self._max_pending = max(1, max_pending)
         self._max_batch = max(1, max_batch)
         self._linger = linger
@@ -119,7 +116,7 @@ class AsyncWriter:
         self._close_in_thread = False
         self._failed_at = -float("inf")
         self._rate = 0.0  # events written per second, averaged over recent batches (0: not measured yet)
-        self._replay_due = self._spool_path is not None and spool.is_waiting(self._spool_path)
+        self._replay_due = False  # a spool waiting (a dead process's): found on the writer thread, as it starts
         self._held: list[bytes] = []  # batches that neither the sink nor the spool took
         self.stats = WriterStats()
         self._thread = threading.Thread(target=self._run, name="cnnprov-writer", daemon=True)
@@ -259,6 +256,12 @@ class AsyncWriter:
             return first, batch
 
     def _run(self) -> None:
+        sink = self._sink
+        if self._spool_path is not None:  # file system work, kept off the training thread
+            if isinstance(sink, StoreSink) and sink.path is not None:
+                with contextlib.suppress(OSError):
+                    spool.note_store(self._spool_path, sink.path)
+            self._replay_due = spool.is_waiting(self._spool_path)
         prepare = getattr(self._sink, "prepare", None)
         if prepare is not None:
             prepare()  # e.g. open the store here, not on the training thread
