@@ -69,7 +69,8 @@ class WriterStats:
     failed_writes: int = 0
     spooled_quads: int = 0
     replayed_quads: int = 0
-    cpu_seconds: float = 0.0
+    cpu_seconds: float = 0.0  # the writer thread's CPU in its writes
+    thread_cpu_seconds: float = 0.0  # all of the writer thread's CPU (open, waits, writes, close), once it ended
     max_wait_seconds: float = 0.0  # longest a submit waited for room (back-pressure)
     max_latency_seconds: float = 0.0  # longest from an event's submit to its batch written (or spooled)
 
@@ -163,6 +164,11 @@ class AsyncWriter:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the writer thread to end (after `close`, e.g. one in the background); False on timeout."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     @property
     def pending(self) -> int:
@@ -282,6 +288,7 @@ class AsyncWriter:
                 self._changed.notify_all()
         if self._close_in_thread:
             self._close_sink()
+        self.stats.thread_cpu_seconds = time.thread_time()
 
     def _encode(self, batch: list[Event]) -> Encoded:
         encoded = Encoded()
