@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,6 +85,32 @@ def test_a_reader_in_this_process_sees_what_a_background_flush_and_close_are_wri
     assert epochs_in(open_for_reading(path)) == {1, 2, 3, 4}
     with Tracker(path) as again:  # the background close released the store
         assert again.flush(timeout=WAIT)
+
+
+class GatedStoreSink(StoreSink):
+    """A store sink whose writes wait for `gate`."""
+
+    def __init__(self, path: Path, gate: threading.Event) -> None:
+        super().__init__(None, path, spool_path=path.parent / "spool.nq")
+        self.gate = gate
+
+    def write_text(self, data: bytes, quads: int | None = None) -> None:
+        assert self.gate.wait(WAIT), "the test never opened the gate"
+        super().write_text(data, quads)
+
+
+def test_a_new_writer_takes_over_from_one_closing_in_the_background_without_waiting(tmp_path) -> None:
+    path, gate = tmp_path / "store", threading.Event()
+    first = AsyncWriter(GatedStoreSink(path, gate), linger=0.0)
+    first.submit(epoch(1))
+    first.close(wait=False)  # its thread is held in a write until the gate opens
+    second = AsyncWriter(StoreSink.opening(path, spool_path=tmp_path / "spool.nq"), linger=0.0)
+    assert not first.join(timeout=0.1)  # the second was made while the first still holds the store
+    second.submit(epoch(2))
+    gate.set()
+    second.close(wait=False)
+    assert epochs_in(open_for_reading(path)) == {1, 2}
+    assert first.join(WAIT) and second.join(WAIT)
 
 
 @pytest.mark.parametrize("mode", ["fit", "tracker"])

@@ -17,7 +17,7 @@ from pathlib import Path
 SETTLE_WAIT = 30.0
 
 _lock = threading.Lock()
-_writers: dict[str, Callable[[float], object]] = {}
+_writers: dict[str, list[Callable[[float], object]]] = {}  # a closing writer and the one taking over
 
 
 def _key(path: str | os.PathLike[str]) -> str:
@@ -27,18 +27,21 @@ def _key(path: str | os.PathLike[str]) -> str:
 def register(path: str | os.PathLike[str], settle: Callable[[float], object]) -> None:
     """`settle(timeout)` waits until what was submitted to the writer of `path` is in the store."""
     with _lock:
-        _writers[_key(path)] = settle
+        _writers.setdefault(_key(path), []).append(settle)
 
 
 def unregister(path: str | os.PathLike[str], settle: Callable[[float], object]) -> None:
     with _lock:
-        if _writers.get(_key(path)) == settle:
-            del _writers[_key(path)]
+        waiting = _writers.get(_key(path), [])
+        if settle in waiting:
+            waiting.remove(settle)
+        if not waiting:
+            _writers.pop(_key(path), None)
 
 
 def settle(path: str | os.PathLike[str], timeout: float = SETTLE_WAIT) -> None:
-    """Wait for this process's writer of the store at `path`, if there is one."""
+    """Wait for this process's writers of the store at `path`, if there are any (oldest first)."""
     with _lock:
-        waiter = _writers.get(_key(path))
-    if waiter is not None:
+        waiting = list(_writers.get(_key(path), []))
+    for waiter in waiting:
         waiter(timeout)
