@@ -71,6 +71,7 @@ class WriterStats:
     replayed_quads: int = 0
     cpu_seconds: float = 0.0  # the writer thread's CPU in its writes
     thread_cpu_seconds: float = 0.0  # all of the writer thread's CPU (open, waits, writes, close), once it ended
+    open_cpu_seconds: float = 0.0  # the writer thread's CPU in opening the sink (`prepare`: the store's open)
     max_wait_seconds: float = 0.0  # longest a submit waited for room (back-pressure)
     max_latency_seconds: float = 0.0  # longest from an event's submit to its batch written (or spooled)
 
@@ -271,6 +272,7 @@ class AsyncWriter:
         prepare = getattr(self._sink, "prepare", None)
         if prepare is not None:
             prepare()  # e.g. open the store here, not on the training thread
+            self.stats.open_cpu_seconds = time.thread_time()
         while (next_batch := self._next_batch()) is not None:
             first, batch = next_batch
             started, clock = time.thread_time(), time.monotonic()
