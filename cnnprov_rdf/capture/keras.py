@@ -20,8 +20,11 @@ Where the information comes from:
   schedule, and an exception escaping it leaves the run "unfinished". Create the callback before the call
   (`capture = ProvenanceCallback(...)`, or `with`) to be sure.
 
-The callback flushes at the end of `fit`, so that a bare `callbacks=[ProvenanceCallback(store)]` has its
-epochs in the store when `fit` returns; `close()` (or the end of `with`) releases the store.
+At the end of `fit` the callback has the writer write what is pending at once, without waiting for it (the
+user's next lines overlap with it), and `close()` (or the end of `with`) releases the store the same way, in
+the background: a reader of the store in this process waits for those writes (`storage.inflight`), and the
+interpreter waits for them at exit, so a bare `callbacks=[ProvenanceCallback(store)]` loses nothing. For an
+endpoint (whose readers are elsewhere) both wait.
 """
 
 from __future__ import annotations
@@ -252,7 +255,7 @@ class ProvenanceCallback(TrialAware, keras.callbacks.Callback, CallObserver):
         if self.run is not None:
             self.run.end()
             self._trial("train_ended", self, None)
-        self.tracker.flush()
+        self.tracker.flush(wait=self._waits)
 
     @_guarded
     def on_test_begin(self, logs: Mapping[str, Any] | None = None) -> None:
@@ -323,9 +326,14 @@ class ProvenanceCallback(TrialAware, keras.callbacks.Callback, CallObserver):
         self._disarm()
         if self._owns_tracker and not self._released:
             self._released = True
-            TRACKERS.release(self.tracker)
+            TRACKERS.release(self.tracker, wait=self._waits)
         else:
-            self.tracker.flush()
+            self.tracker.flush(wait=self._waits)
+
+    @property
+    def _waits(self) -> bool:
+        """Whether the end of `fit` and `close()` wait for the writes: only for an endpoint (see the module)."""
+        return self.tracker.store_path is None
 
     def __enter__(self) -> ProvenanceCallback:
         self._managed = True

@@ -41,8 +41,9 @@ class TrackerRegistry:
             entry.users += 1
             return entry.tracker
 
-    def release(self, tracker: Tracker) -> None:
-        """One user less: flush, or close the tracker when it was the last one (or not registered here)."""
+    def release(self, tracker: Tracker, *, wait: bool = True) -> None:
+        """One user less: flush, or close the tracker when it was the last one (or not registered here);
+        `wait=False` does either in the background (`Tracker.close`)."""
         with self._lock:
             key = (destination_key(tracker.destination), tracker.base)
             entry = self._entries.get(key)
@@ -54,9 +55,9 @@ class TrackerRegistry:
                     del self._entries[key]
                 last = True
         if last:
-            tracker.close()
+            tracker.close(wait=wait)
         else:
-            tracker.flush()
+            tracker.flush(wait=wait)
 
     def find(self, destination: Destination, base: str = DEFAULT_BASE) -> Tracker | None:
         """The registered tracker for `destination` and `base`, if any (without taking it)."""

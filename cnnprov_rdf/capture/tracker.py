@@ -77,11 +77,14 @@ class Tracker:
     def submit(self, event: Event) -> None:
         self.writer.submit(event)
 
-    def flush(self, timeout: float | None = None) -> bool:
-        return self.writer.flush(timeout)
+    def flush(self, timeout: float | None = None, *, wait: bool = True) -> bool:
+        """Wait until what was submitted is written; `wait=False` has it written now, in the background."""
+        return self.writer.flush(timeout, wait=wait)
 
-    def close(self) -> None:
-        self.writer.close()
+    def close(self, *, wait: bool = True) -> None:
+        """Write what is pending and release the destination; `wait=False` does it in the background (a reader
+        of the store in this process, and the interpreter at exit, wait for it)."""
+        self.writer.close(wait=wait)
 
     @property
     def closed(self) -> bool:

@@ -15,8 +15,9 @@ transactions, `close` only lets go of the store. Its writes are in RocksDB's wri
 read and which the next writable open (any writer, `cnnprov compact`) folds into the store and deletes; after
 a bigger session it flushes and purges the log at once (its cost is then small beside the session's).
 A store path is claimed by one sink per process from construction to close, so a second writer of the same
-store in this process fails at once with `StoreLockedError` (or waits for one that is closing), even when the
-store itself is opened later on the writer thread (`StoreSink.opening`).
+store in this process fails at once with `StoreLockedError` (one that is closing is taken over, and its writer
+thread waits for the store), even when the store itself is opened later on the writer thread
+(`StoreSink.opening`).
 """
 
 from __future__ import annotations
@@ -91,16 +92,15 @@ class StoreSink:
         self._claim()
 
     def _claim(self) -> None:
-        """Hold this store path for this process; fail at once if another sink of this process writes it."""
+        """Hold this store path for this process; fail at once if another sink of this process writes it. One
+        that is closing (in the background) is taken over without waiting: the store opens on the writer
+        thread, which waits for the other to let go of it (`_open`)."""
         if self.path is None:
             return
         key = str(self.path.absolute())
         with _claims:
             other = _claimed.get(key)
-            if other is not None and other is not self and other.closing:
-                _claims.wait_for(lambda: _claimed.get(key) is None, timeout=IN_PROCESS_WAIT)
-                other = _claimed.get(key)
-            if other is not None and other is not self:
+            if other is not None and other is not self and not other.closing:
                 raise locked_in_this_process(self.path)
             _claimed[key] = self
 

@@ -21,6 +21,7 @@ from pyoxigraph import Quad, RdfFormat, Store, parse
 from ..errors import ConfigurationError, StoreError, StoreLockedError, StoreNotFoundError
 from ..graph.iris import ONTOLOGY_GRAPH
 from ..resources import ontology_file
+from . import inflight
 from .destination import STORE_ENV, Destination, Endpoint, parse_destination
 from .run_index import predates_run_index, reindex
 
@@ -47,7 +48,19 @@ def open_for_writing(path: str | os.PathLike[str]) -> Store:
         load_ontology(store)
     if predates_run_index(store):  # written before the run index existed: build it, once
         reindex(store)
+    remove_old_info_logs(path)
     return store
+
+
+def remove_old_info_logs(path: Path) -> None:
+    """Delete RocksDB's diagnostic logs of earlier opens (`LOG.old.*`, about 140 KB each).
+
+    RocksDB starts a new info log at every writable open and keeps up to 1,000 old ones: a store written by
+    thousands of short runs would hold over 100 MB of them. The store never reads them; `LOG` (this open's)
+    stays."""
+    for old in path.glob("LOG.old.*"):
+        with contextlib.suppress(OSError):
+            old.unlink()
 
 
 def locked_in_this_process(path: Path) -> StoreLockedError:
@@ -78,8 +91,11 @@ def load_ontology(store: Store) -> None:
 
 
 def open_for_reading(path: str | os.PathLike[str]) -> Store:
-    """A read-only snapshot of a store; works while another process writes it. Reopen to see new data."""
+    """A read-only snapshot of a store; works while another process writes it. Reopen to see new data.
+
+    A store this process writes is read after its writer wrote what was submitted (`inflight.settle`)."""
     path = Path(path)
+    inflight.settle(path)
     if not (path / "CURRENT").exists():
         raise StoreNotFoundError(
             f"no provenance store at {path}: train with capture first (e.g. `cnnprov demo --store {path}`) "

@@ -1,10 +1,16 @@
 """The asynchronous writer: the training thread enqueues events, a background thread maps and writes them.
 
 Each batch is one store transaction (or one bulk load, `storage.sink`). When an event arrives at an idle
-writer, the writer lingers (`linger` seconds, 1 by default, but never past `max_delay`, and cut short by
-`flush`/`close` or by a full batch) so that the events of a burst become one batch: fewer, larger transactions
-cost less CPU, and the writer works while training is back in its compiled step. With a backlog (events
-waited while the last batch was written) it does not linger: it writes the next batch at once.
+writer that wrote within the last `linger` seconds (1 by default, but never past `max_delay`; a fresh writer
+counts as having just written), the writer lingers that long (cut short by `flush`/`close` or by a full
+batch) so that the events of a burst become one batch: fewer, larger transactions cost less CPU, and the
+writer works while training is back in its compiled step. An event after a longer quiet (an epoch seconds
+after the last) is written at once: a timed wait would cost a second wake-up and batch nothing. With a
+backlog (events waited while the last batch was written) it does not linger either.
+
+`flush(wait=False)` and `close(wait=False)` (what the Keras callback uses at the end of `fit`) return at once:
+the writer writes what is pending without lingering, in the background. A reader of the store in this
+process waits for it (`storage.inflight`), and so does the interpreter at exit, so nothing is lost.
 
 The queue is bounded in count and in time: `submit` waits (back-pressure, never a drop) while the queue holds
 `max_pending` events, or, once it holds `MIN_BATCH` (a flood, not a few epochs behind a slow sink), while its
@@ -38,7 +44,7 @@ from pyoxigraph import Quad, RdfFormat, parse
 from ..capture.events import Event
 from ..graph.nquads import Encoded, Encoder
 from ..graph.vocabulary import DEFAULT_BASE
-from . import spool
+from . import inflight, spool
 from .sink import QuadSink, StoreSink
 
 __all__ = ["AsyncWriter", "QuadSink", "StoreSink", "WriterStats"]
@@ -63,7 +69,9 @@ class WriterStats:
     failed_writes: int = 0
     spooled_quads: int = 0
     replayed_quads: int = 0
-    cpu_seconds: float = 0.0
+    cpu_seconds: float = 0.0  # the writer thread's CPU in its writes
+    thread_cpu_seconds: float = 0.0  # all of the writer thread's CPU (open, waits, writes, close), once it ended
+    open_cpu_seconds: float = 0.0  # the writer thread's CPU in opening the sink (`prepare`: the store's open)
     max_wait_seconds: float = 0.0  # longest a submit waited for room (back-pressure)
     max_latency_seconds: float = 0.0  # longest from an event's submit to its batch written (or spooled)
 
@@ -88,9 +96,6 @@ class AsyncWriter:
         self._sink = sink
         self._base = base
         self._spool_path = spool_path if spool_path is not None else getattr(sink, "spool_path", None)
-        if isinstance(sink, StoreSink) and sink.path is not None and self._spool_path is not None:
-            with contextlib.suppress(OSError):
-                spool.note_store(self._spool_path, sink.path)
         self._max_pending = max(1, max_pending)
         self._max_batch = max(1, max_batch)
         self._linger = linger
@@ -103,6 +108,8 @@ class AsyncWriter:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)  # the queue changed, or a flush/close began
         self._hurry = 0  # callers waiting in flush()/close(): no lingering
+        self._urgent = 0  # events up to this count are written without lingering (flush(wait=False))
+        self._last_write = time.monotonic()  # a fresh writer counts as active: a first burst lingers together
         self._busy = False  # the writer thread holds a batch
         self._submitted = 0
         self._finished = 0
@@ -111,10 +118,13 @@ class AsyncWriter:
         self._close_in_thread = False
         self._failed_at = -float("inf")
         self._rate = 0.0  # events written per second, averaged over recent batches (0: not measured yet)
-        self._replay_due = self._spool_path is not None and spool.is_waiting(self._spool_path)
+        self._replay_due = False  # a spool waiting (a dead process's): found on the writer thread, as it starts
         self._held: list[bytes] = []  # batches that neither the sink nor the spool took
         self.stats = WriterStats()
         self._thread = threading.Thread(target=self._run, name="cnnprov-writer", daemon=True)
+        self._store_path = sink.path if isinstance(sink, StoreSink) else None
+        if self._store_path is not None:
+            inflight.register(self._store_path, self._settle)
         self._thread.start()
         atexit.register(self.close)
 
@@ -156,15 +166,27 @@ class AsyncWriter:
     def closed(self) -> bool:
         return self._closed
 
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the writer thread to end (after `close`, e.g. one in the background); False on timeout."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
     @property
     def pending(self) -> int:
         with self._lock:
             return self._submitted - self._finished
 
-    def flush(self, timeout: float | None = None) -> bool:
-        """Wait until every event submitted so far is written (or spooled). False on timeout."""
+    def flush(self, timeout: float | None = None, *, wait: bool = True) -> bool:
+        """Wait until every event submitted so far is written (or spooled). False on timeout.
+
+        With `wait=False` it returns at once (True): what is pending is written without lingering, in the
+        background."""
         with self._lock:
             target = self._submitted
+            if not wait:
+                self._urgent = target
+                self._changed.notify_all()
+                return True
             self._hurry += 1
             self._changed.notify_all()
             try:
@@ -198,10 +220,25 @@ class AsyncWriter:
             log.warning("cnnprov-rdf: the store did not take %d pending events within %.1fs; they are still being "
                         "written in the background", self.pending, timeout or 0.0)
             return
+        self._close_sink()
+
+    def _close_sink(self) -> None:
         try:
             self._sink.close()
         except Exception as error:
             log.warning("cnnprov-rdf: closing the store failed: %s", error)
+        finally:
+            if self._store_path is not None:
+                inflight.unregister(self._store_path, self._settle)
+
+    def _settle(self, timeout: float) -> None:
+        """For a reader of the store in this process: wait for what was submitted, and for a close under way."""
+        if threading.current_thread() is self._thread:
+            return
+        if self._close_in_thread:
+            self._thread.join(timeout)
+        else:
+            self.flush(timeout)
 
     # --- writer-thread side -------------------------------------------------------------------------
 
@@ -214,10 +251,11 @@ class AsyncWriter:
             self._changed.wait_for(lambda: queue or self._stopping)
             if not queue:
                 return None
-            if idle and self._linger > 0:
-                until = queue[0][0] + min(self._linger, self._max_delay)
+            linger = min(self._linger, self._max_delay)
+            if idle and linger > 0 and queue[0][0] - self._last_write < linger:
+                until = queue[0][0] + linger
                 self._changed.wait_for(
-                    lambda: self._hurry or len(queue) >= self._batch_limit(),
+                    lambda: self._hurry or self._urgent > self._finished or len(queue) >= self._batch_limit(),
                     timeout=max(0.0, until - time.monotonic()))
             count, first = min(len(queue), self._batch_limit()), queue[0][0]
             batch = [queue.popleft()[1] for _ in range(count)]
@@ -225,9 +263,16 @@ class AsyncWriter:
             return first, batch
 
     def _run(self) -> None:
+        sink = self._sink
+        if self._spool_path is not None:  # file system work, kept off the training thread
+            if isinstance(sink, StoreSink) and sink.path is not None:
+                with contextlib.suppress(OSError):
+                    spool.note_store(self._spool_path, sink.path)
+            self._replay_due = spool.is_waiting(self._spool_path)
         prepare = getattr(self._sink, "prepare", None)
         if prepare is not None:
             prepare()  # e.g. open the store here, not on the training thread
+            self.stats.open_cpu_seconds = time.thread_time()
         while (next_batch := self._next_batch()) is not None:
             first, batch = next_batch
             started, clock = time.thread_time(), time.monotonic()
@@ -241,12 +286,11 @@ class AsyncWriter:
             self.stats.max_latency_seconds = max(self.stats.max_latency_seconds, time.monotonic() - first)
             with self._lock:
                 self._finished += len(batch)
+                self._last_write = time.monotonic()
                 self._changed.notify_all()
         if self._close_in_thread:
-            try:
-                self._sink.close()
-            except Exception as error:
-                log.warning("cnnprov-rdf: closing the store failed: %s", error)
+            self._close_sink()
+        self.stats.thread_cpu_seconds = time.thread_time()
 
     def _encode(self, batch: list[Event]) -> Encoded:
         encoded = Encoded()
