@@ -134,3 +134,19 @@ def train_grid(store: Path, tmp: Path) -> CapturedGrid:
 def grid(tmp_path_factory: pytest.TempPathFactory) -> CapturedGrid:
     tmp = tmp_path_factory.mktemp("grid")
     return train_grid(tmp / "store", tmp)
+
+
+def record_searches(path: Path, searches: list[tuple[str, str, tuple[float, ...]]]) -> None:
+    """Grid searches (name, run-name prefix, learning rates) of one-epoch runs `{prefix}-{trial}`, recorded
+    through the capture API beside the runs already in the store at `path`."""
+    from cnnprov_rdf.capture.tracker import Tracker
+
+    with Tracker(path) as tracker:
+        for search_name, prefix, rates in searches:
+            with tracker.search(search_name, space={"learning_rate": list(rates)}, objective="val_loss") as search:
+                for trial, rate in enumerate(rates):
+                    run = tracker.start_run(name=f"{prefix}-{trial}", planned_epochs=1)
+                    search.record_trial(run, trial, {"learning_rate": rate})
+                    run.log_epoch(1, {"loss": rate, "val_loss": 2 * rate})
+                    run.end()
+        tracker.flush()

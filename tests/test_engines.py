@@ -7,6 +7,8 @@ from __future__ import annotations
 import logging
 import math
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -174,17 +176,25 @@ def _losses(source, run_id: str) -> list:
     return [(float(row[0].value), float(row[1].value)) for row in rows]
 
 
-@pytest.mark.parametrize("engine", ["oxigraph-stock-rw", "virtuoso"])
-@pytest.mark.parametrize("loss", [float("nan"), float("inf"), float("-inf"), 0.3333333333333333])
-def test_sink_keeps_non_finite_and_full_precision_values(engines, tmp_path, engine, loss):
+@contextmanager
+def _writable_endpoint(engines, tmp_path, engine) -> Iterator[str]:
+    """The URL of a writable endpoint: the session's Virtuoso, or a stock Oxigraph server started for the test."""
     if engine == "virtuoso":
         if "virtuoso" not in engines:
             pytest.skip("Virtuoso is not installed (apt-get install virtuoso-opensource; .ci/run does)")
-        url, server = engines["virtuoso"].url, None
-    else:
-        server = start_server(tmp_path / "rw", read_write=True, union_default_graph=False)
-        url = server.url
+        yield engines["virtuoso"].url
+        return
+    server = start_server(tmp_path / "rw", read_write=True, union_default_graph=False)
     try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("engine", ["oxigraph-stock-rw", "virtuoso"])
+@pytest.mark.parametrize("loss", [float("nan"), float("inf"), float("-inf"), 0.3333333333333333])
+def test_sink_keeps_non_finite_and_full_precision_values(engines, tmp_path, engine, loss):
+    with _writable_endpoint(engines, tmp_path, engine) as url:
         run_id = f"nonfinite-{engine}-{loss}"
         sink = EndpointSink(url, tmp_path / "spool.nq", timeout=30)
         sink.write(_epoch(run_id, loss))
@@ -194,9 +204,6 @@ def test_sink_keeps_non_finite_and_full_precision_values(engines, tmp_path, engi
         assert (math.isnan(got) and math.isnan(loss)) or got == loss
         assert accuracy == 0.123456789012345  # 15 significant digits: what Virtuoso keeps
         assert sink.capabilities.has_ontology and sink.capabilities.gsp is True
-    finally:
-        if server is not None:
-            server.stop()
 
 
 WIDE = [2**31 - 1, 2**31, -(2**31) - 1, 2**63, -(2**70), 10**40]
@@ -213,14 +220,7 @@ def test_wide_integers_are_encoded_reversibly():
 
 @pytest.mark.parametrize("engine", ["oxigraph-stock-rw", "virtuoso"])
 def test_sink_keeps_wide_integers_exact(engines, tmp_path, engine):
-    if engine == "virtuoso":
-        if "virtuoso" not in engines:
-            pytest.skip("Virtuoso is not installed (apt-get install virtuoso-opensource; .ci/run does)")
-        url, server = engines["virtuoso"].url, None
-    else:
-        server = start_server(tmp_path / "rw", read_write=True, union_default_graph=False)
-        url = server.url
-    try:
+    with _writable_endpoint(engines, tmp_path, engine) as url:
         graph = NamedNode(f"urn:wide:{engine}")
         sink = EndpointSink(url, tmp_path / "spool.nq", timeout=30)
         sink.write([Quad(NamedNode(f"urn:wide:{i}"), NamedNode("urn:wide:p"), Literal(str(v), datatype=XSD_INTEGER),
@@ -231,9 +231,6 @@ def test_sink_keeps_wide_integers_exact(engines, tmp_path, engine):
             f"SELECT ?s ?v WHERE {{ GRAPH {graph} {{ ?s <urn:wide:p> ?v }} }}")
         got = {row[0].value: row[1] for row in rows}
         assert got == {f"urn:wide:{i}": Literal(str(v), datatype=XSD_INTEGER) for i, v in enumerate(WIDE)}
-    finally:
-        if server is not None:
-            server.stop()
 
 
 def test_sink_sends_the_ontology_once_and_by_gsp(tmp_path):

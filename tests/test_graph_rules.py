@@ -34,6 +34,7 @@ from cnnprov_rdf.graph.iris import (
     base_of,
     default_import_graph,
     graph_of,
+    index_graph,
     inferred_graph_of,
     is_inferred_graph,
     is_write_once,
@@ -146,9 +147,9 @@ def test_every_graph_the_mapping_writes_is_the_runs_or_a_shared_one() -> None:
         EpochEnded(RUN, 1, {"loss": 0.5, "top5": 0.9}, 1.0, AT, 0.1),
     ]
     graphs = {quad.graph_name for event in events for quad in to_quads(event)}
-    assert graph_of(RUN) in graphs
-    assert all(is_write_once(g) for g in graphs - {graph_of(RUN)})
-    assert len(graphs) == 5  # the run's; lr, epochs, top5 and the architecture
+    assert graph_of(RUN) in graphs and index_graph() in graphs  # the hyperparameters are index facts too
+    assert all(is_write_once(g) for g in graphs - {graph_of(RUN), index_graph()})
+    assert len(graphs) == 6  # the run's, the index; lr, epochs, top5 and the architecture
 
 
 def test_inferred_graphs_follow_their_run_graph() -> None:

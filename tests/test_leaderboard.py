@@ -8,6 +8,7 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import record_searches
 
 from cnnprov_rdf.capture.tracker import Tracker
 from cnnprov_rdf.cli import main
@@ -134,18 +135,9 @@ def test_cli_prints_the_leaderboard(grid, capsys):
 
 def _two_searches(path):
     """Two grid searches of two runs each, beside the runs already in the store; their trial names by search."""
-    trials: dict[str, list[str]] = {}
-    with Tracker(path) as tracker:
-        for search_name, rates in (("first-grid", (0.1, 0.2)), ("second grid", (0.3, 0.4))):
-            with tracker.search(search_name, space={"learning_rate": list(rates)}, objective="val_loss") as search:
-                for trial, rate in enumerate(rates):
-                    run = tracker.start_run(name=f"{search_name}-{trial}", planned_epochs=1)
-                    search.record_trial(run, trial, {"learning_rate": rate})
-                    run.log_epoch(1, {"loss": rate, "val_loss": 2 * rate})
-                    run.end()
-                    trials.setdefault(search_name, []).append(f"{search_name}-{trial}")
-        tracker.flush()
-    return trials
+    searches = [("first-grid", "first-grid", (0.1, 0.2)), ("second grid", "second grid", (0.3, 0.4))]
+    record_searches(path, searches)
+    return {name: [f"{prefix}-{trial}" for trial in range(len(rates))] for name, prefix, rates in searches}
 
 
 def test_filtered_by_a_search_its_trials_only_with_their_sampled_values(grid, tmp_path, capsys):

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import record_searches
 
 from cnnprov_rdf.capture.tracker import Tracker
 from cnnprov_rdf.query.execute import run_query
@@ -78,15 +79,7 @@ SEARCHES = (("first-grid", "first-grid", (0.1, 0.2)), (EVIL, "evil-search", (0.3
 def ui_store(grid, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("ui") / "store"
     shutil.copytree(grid.store, path)
-    with Tracker(path) as tracker:
-        for search_name, prefix, rates in SEARCHES:
-            with tracker.search(search_name, space={"learning_rate": list(rates)}, objective="val_loss") as search:
-                for trial, rate in enumerate(rates):
-                    run = tracker.start_run(name=f"{prefix}-{trial}", planned_epochs=1)
-                    search.record_trial(run, trial, {"learning_rate": rate})
-                    run.log_epoch(1, {"loss": rate, "val_loss": 2 * rate})
-                    run.end()
-        tracker.flush()
+    record_searches(path, list(SEARCHES))
     with Tracker(path) as tracker:
         evil = tracker.start_run(name=EVIL, planned_epochs=2)
         evil.log_hyperparameters({"filters": 8, "learning_rate": 0.1})
