@@ -1,5 +1,5 @@
-"""Latency of the queries with a Python shaping step (config-ranking's `by`, compare-runs' `runs`, and
-model-lineage), on a store of N runs built as bench/queries.py builds it.
+"""Latency of the queries with a Python shaping step (the leaderboard, config-ranking's `by`, compare-runs'
+`runs`, search-trials) and model-lineage, on one store of N runs built as bench/queries.py builds it.
 
     python bench/shaped_queries.py                 # 1,000 runs × 10 epochs, 7 repeats each
     python bench/shaped_queries.py --runs 200 --epochs 5 --repeat 3
@@ -21,11 +21,14 @@ from cnnprov_rdf.query.execute import run_query
 from cnnprov_rdf.storage.store import open_for_reading
 
 CASES = [
+    ("leaderboard", {}),
+    ("leaderboard", {"sort": "test_accuracy", "search": "latest"}),
     ("config-ranking", {}),
     ("config-ranking", {"by": "optimizer,batch_size"}),
     ("config-ranking", {"metric": "final_val_accuracy", "by": "learning_rate,epochs,batch_size,optimizer,momentum"}),
     ("compare-runs", {}),
     ("compare-runs", {"runs": "latest,previous"}),
+    ("search-trials", {}),
     ("model-lineage", {}),
 ]
 
