@@ -4,7 +4,7 @@ against the run index (B), on the same store, in interleaved pairs; medians in a
     python bench/query_ab.py STORE --rev 71274a9 [--repeat 5] [QUERY ...]
 
 Both texts run through `run_query` on one read-only handle each, after a warm-up; rows are checked equal.
-Resolution: `_find(list_runs(store), ref)` (A, the scan every store used before the index) against
+Resolution: `_find(store, list_runs(store), ref)` (A, the scan every store used before the index) against
 `find_run` (B). A query slower than `--skip-slow` seconds at its warm-up is timed once.
 """
 
@@ -56,7 +56,7 @@ def main() -> None:
     latest = find_run(open_for_reading(args.store), "latest")
     for label, ref in (("latest", "latest"), ("uuid", latest.id), ("prefix", latest.id[:8])):
         a, b = open_for_reading(args.store), open_for_reading(args.store)
-        pairs[f"resolve {label}"] = (lambda a=a, ref=ref: _find(list_runs(a), ref),
+        pairs[f"resolve {label}"] = (lambda a=a, ref=ref: _find(a, list_runs(a), ref),
                                      lambda b=b, ref=ref: find_run(b, ref))
     for name in args.queries or [n for n in load_queries() if (old / f"{n}.rq").exists()]:
         a, b = open_for_reading(args.store), open_for_reading(args.store)
