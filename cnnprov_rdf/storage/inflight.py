@@ -41,6 +41,8 @@ def unregister(path: str | os.PathLike[str], settle: Callable[[float], object]) 
 
 def settle(path: str | os.PathLike[str], timeout: float = SETTLE_WAIT) -> None:
     """Wait for this process's writers of the store at `path`, if there are any (oldest first)."""
+    if not _writers:  # no writer in this process (a reader's, the common case): no path to resolve
+        return
     with _lock:
         waiting = list(_writers.get(_key(path), []))
     for waiter in waiting:
