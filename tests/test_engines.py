@@ -287,3 +287,9 @@ def test_virtuoso_gets_sample_as_max_outside_strings_iris_and_comments():
             " ?a ?b 'SAMPLE(x' }")
     assert virtuoso_text(text) == ('SELECT (MAX(?x) AS ?y) (MAX(?z) AS ?w) WHERE { ?s <urn:SAMPLE(> "SAMPLE(" . '
                                    "# SAMPLE(\n ?a ?b 'SAMPLE(x' }")
+
+
+def test_projected_variables_are_read_outside_strings_of_either_quote():
+    from cnnprov_rdf.query.engines import projected_variables
+
+    assert projected_variables("SELECT ?a ('?b' AS ?c) (\"?e\" AS ?f) ?d WHERE { ?a ?x ?d }") == ["a", "c", "f", "d"]

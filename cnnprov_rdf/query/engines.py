@@ -90,11 +90,13 @@ def lexical_wrap(query: str, variables: Sequence[str]) -> str:
     return f"{head}\nSELECT {projection} WHERE {{ {{ {body} }} }} {modifiers}"
 
 
-_COMMENT = re.compile(r'<[^<>\s]*>|"(?:[^"\\\n]|\\.)*"|#[^\n]*')
+#: What a query's text holds that is not SPARQL syntax: IRIs, strings (either quote) and comments.
+_TEXT = r'<[^<>\s]*>|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|#[^\n]*'
+_COMMENT = re.compile(_TEXT)
 _PROJECTED = re.compile(r"\(\s*.*?\s+AS\s+\?(\w+)\s*\)|\?(\w+)", re.I | re.S)
 
 
-_SAMPLE_CALL = re.compile(r'<[^<>\s]*>|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|#[^\n]*|(\bSAMPLE\s*\()', re.I)
+_SAMPLE_CALL = re.compile(_TEXT + r"|(\bSAMPLE\s*\()", re.I)
 
 
 def virtuoso_text(query: str) -> str:
