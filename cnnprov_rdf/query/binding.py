@@ -47,6 +47,14 @@ def _literal(parameter: Parameter, raw: Any) -> Literal:
     return Literal(str(raw))
 
 
+def list_values(raw: Any) -> list[Any]:
+    """A list parameter's values as given: a comma-separated text, each value stripped, or an iterable (IRIs
+    kept as they are, anything else as its text); empty values are left in, for the caller to drop."""
+    if isinstance(raw, str):
+        return [value.strip() for value in raw.split(",")]
+    return [value if isinstance(value, NamedNode) else str(value) for value in raw]
+
+
 def bind_parameters(query: CannedQuery, store: Store | Any, given: Mapping[str, Any],
                     consumed: Collection[str] = ()) -> dict[Variable, Any]:
     """Check the given parameters against the header and turn them into RDF terms (a `run` is looked up in
@@ -68,8 +76,7 @@ def bind_parameters(query: CannedQuery, store: Store | Any, given: Mapping[str, 
                 raise QueryError(f"query {query.name!r} needs the parameter {parameter.name!r} ({parameter.type})")
             continue
         if parameter.type in LIST_TYPES:
-            items = [v.strip() for v in raw.split(",")] if isinstance(raw, str) else [
-                v if isinstance(v, NamedNode) else str(v) for v in raw]
+            items = list_values(raw)
             single = Parameter(parameter.name, LIST_TYPES[parameter.type], True, None)
             term: Any = TermList(_term(single, store, item) for item in items if item)
         else:

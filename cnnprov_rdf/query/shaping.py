@@ -23,6 +23,7 @@ from ..errors import QueryError, RunNotFoundError, RunParameterError
 from ..graph.metrics import COMPARE_FIELDS
 from ..graph.run_index import hyperparameter_key
 from ..graph.vocabulary import IDX_NS
+from .binding import list_values
 from .run_table import DEFAULT_SORT, pivot, sort_rows
 from .runs import resolve_run
 
@@ -137,9 +138,7 @@ def _labels(runs: list[str], names: dict[str, tuple[str, str | None]]) -> list[s
 
 def _ranking_prepare(store: Any, params: dict[str, Any]) -> dict[str, Any]:
     """The `by` names (a comma-separated text or a list) and their index keys, in the order given."""
-    given = params["by"]
-    items = given.split(",") if isinstance(given, str) else [str(item) for item in given]
-    names = list(dict.fromkeys(item.strip() for item in items if item.strip()))
+    names = list(dict.fromkeys(str(name).strip() for name in list_values(params["by"]) if str(name).strip()))
     if not names:
         raise QueryError("parameter 'by' needs at least one hyperparameter name")
     return {**params, "_by": [(hyperparameter_key(name), name) for name in names]}
