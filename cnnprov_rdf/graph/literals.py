@@ -63,14 +63,10 @@ def typed(value: HyperparameterValue) -> Literal:
 # --- literal → Python -------------------------------------------------------------------------------
 
 
-def _double(lexical: str) -> float:
-    return float(lexical.replace("INF", "inf"))
-
-
 #: How a literal of each XSD datatype becomes a Python value (others stay strings).
 _CONVERTERS: dict[NamedNode, Callable[[str], Any]] = {
     **{XSD.term(name): int for name in ("integer", "int", "long", "short", "nonNegativeInteger")},
-    **{XSD.term(name): _double for name in ("double", "float", "decimal")},
+    **{XSD.term(name): float for name in ("double", "float", "decimal")},  # float() reads INF, -INF and NaN
     XSD.boolean: lambda lexical: lexical in ("true", "1"),
 }
 

@@ -68,17 +68,17 @@ def matches(row: dict[str, Any], needle: str) -> bool:
 def pivot(rows: list[dict[str, Any]], hyperparameters: list[str], test_metrics: list[str],
           search: str | None = None) -> tuple[list[str], list[dict[str, Any]]]:
     """The table's columns and one row per run (newest first) from the leaderboard query's rows: a run's own
-    row (its `hp_<i>` value of the i-th hyperparameter), a testing's (`test_<i>`) or an unended run's epochs so
-    far; with `search` (a search IRI), only the runs that are its trials."""
+    row (its `hp_<i>` value of the i-th hyperparameter), a testing's (`test_<i>`, `tested_run` its run's id) or
+    an unended run's epochs so far (`unended_run` its id); with `search` (a search IRI), only its trials."""
     hp_columns = [f"hp.{name}" for name in hyperparameters]
     test_columns = [f"test_{name}" for name in test_metrics]
     runs: dict[str, dict[str, Any]] = {}
     latest_epoch: dict[str, int] = {}
     testings: list[dict[str, Any]] = []
     for row in rows:
-        if row.get("run") is not None:
-            runs[row["run"]] = row
-        elif row.get("testing") is not None:
+        if row.get("run_id") is not None:
+            runs[row["run_id"]] = row
+        elif row.get("tested_run") is not None:
             testings.append(row)
         elif row.get("unended_run") is not None:
             latest_epoch[row["unended_run"]] = row["latest_epoch"]
@@ -87,7 +87,7 @@ def pivot(rows: list[dict[str, Any]], hyperparameters: list[str], test_metrics: 
         tests[testing["tested_run"]] = testing
     columns = [*RUN_COLUMNS, *sorted(hp_columns), *SUMMARY_COLUMNS, *sorted(test_columns)]
     table = []
-    for iri, run in runs.items():
+    for run_id, run in runs.items():
         if run.get("run_id") is None or run.get("started") is None:
             continue
         if search is not None and run.get(_TRIAL_OF) != search:
@@ -96,9 +96,9 @@ def pivot(rows: list[dict[str, Any]], hyperparameters: list[str], test_metrics: 
         epochs = run.get(_COMPLETED)
         out = {column: run.get(column) for column in (*RUN_COLUMNS, *SUMMARY_COLUMNS)}
         out["status"] = "unfinished" if status is None else status  # no end: still training, or killed
-        out["epochs"] = epochs if epochs is not None else latest_epoch.get(iri, 0)
+        out["epochs"] = epochs if epochs is not None else latest_epoch.get(run_id, 0)
         out |= {column: run.get(f"hp_{i}") for i, column in enumerate(hp_columns)}
-        test = tests.get(iri, {})
+        test = tests.get(run_id, {})
         out |= {column: test.get(f"test_{i}") for i, column in enumerate(test_columns)}
         table.append({column: out.get(column) for column in columns})
     return columns, sort_rows(table, DEFAULT_SORT)

@@ -2,11 +2,11 @@
 columns depend on the parameters (one column per sampled hyperparameter, per grouping name, per run).
 
 Each step has `prepare(store, params)`, which may rewrite the parameters before they are bound (as RDF terms,
-like every parameter), `shape(rows, params, bindings)`, which turns the query's rows (every projected variable)
-into the result's columns and rows, and optionally `expand(text, params)`, which fills the query's `#@NAME`
-lines with a variable and a pattern per key that `prepare` found in the store or derived from a parameter it
-`consumes` (each key an IRI written by pyoxigraph's term serializer, as parameters are). The SPARQL does the
-selecting and the aggregating; these only rearrange one result.
+like every parameter), `shape(rows, params, bindings)`, which turns the query's rows (each its bound variables:
+an unbound one is absent) into the result's columns and rows, and optionally `expand(text, params)`, which
+fills the query's `#@NAME` lines with a variable and a pattern per key that `prepare` found in the store or
+derived from a parameter it `consumes` (each key an IRI written by pyoxigraph's term serializer, as parameters
+are). The SPARQL does the selecting and the aggregating; these only rearrange one result.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def _compare_shape(rows: Rows, params: dict[str, Any], bindings: Mapping[Variabl
     names: dict[str, tuple[str, str | None]] = {}
     for row in rows:
         by_run.setdefault(row["runs"], {})[row["epoch"]] = row
-        names[row["runs"]] = (row["run_id"], row["run_name"])
+        names[row["runs"]] = (row["run_id"], row.get("run_name"))
     epochs = sorted({epoch for run in runs for epoch in by_run.get(run, {})})
     if params["_pair"]:
         columns = ["epoch", *(f"{field}_{side}" for field in COMPARE_FIELDS for side in "ab")]
@@ -157,7 +157,7 @@ def _ranking_shape(rows: Rows, params: dict[str, Any], bindings: Mapping[Variabl
     """The configurations the query grouped (one row each), named by their hyperparameters, best mean first."""
     names = [name for _, name in params["_by"]]
     columns = ["rank_by", *names, "runs", "mean_score", "best_score"]
-    out = [{"rank_by": row["metric"], **{name: row[f"by_{i}"] for i, name in enumerate(names)},
+    out = [{"rank_by": row["metric"], **{name: row.get(f"by_{i}") for i, name in enumerate(names)},
             "runs": row["runs"], "mean_score": row["mean_score"], "best_score": row["best_score"]} for row in rows]
     out.sort(key=lambda r: (-r["mean_score"], -r["best_score"], *(_order_key(r[name]) for name in names)))
     return columns, out
@@ -176,14 +176,15 @@ def _trials_shape(rows: Rows, params: dict[str, Any], bindings: Mapping[Variable
     sampled: set[str] = set()
     direction = "maximize"
     for row in rows:
-        direction = row["direction"] or direction
+        direction = row.get("direction") or direction
         trial = trials.setdefault(row["run_id"], {
-            "trial_id": row["trial_id"], "run_id": row["run_id"], "objective": row["objective"],
-            "status": row["status"], "_values": {},
+            "trial_id": row["trial_id"], "run_id": row["run_id"], "objective": row.get("objective"),
+            "status": row.get("status"), "_values": {},
         })
-        if row["name"] is not None:
-            sampled.add(row["name"])
-            trial["_values"][row["name"]] = row["value"]
+        name = row.get("name")
+        if name is not None:
+            sampled.add(name)
+            trial["_values"][name] = row.get("value")
     names = sorted(sampled)
     value_columns = [name if name not in TRIAL_COLUMNS else f"hp.{name}" for name in names]
     columns = ["trial_id", "run_id", *value_columns, "objective", "status"]
