@@ -145,10 +145,11 @@ def _ranking_prepare(store: Any, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _ranking_expand(text: str, params: dict[str, Any]) -> str:
-    """A grouping variable and an OPTIONAL look-up of the run's value per `by` hyperparameter."""
+    """A grouping variable and an OPTIONAL sub-select of the runs' values per `by` hyperparameter."""
     lines = {
         "by-variables": " ".join(f"?by_{i}" for i in range(len(params["_by"]))),
-        "by-patterns": " ".join(f"OPTIONAL {{ ?run {key} ?by_{i} }}" for i, (key, _) in enumerate(params["_by"])),
+        "by-patterns": "\n".join(f"OPTIONAL {{ SELECT ?run ?by_{i} WHERE {{ GRAPH ?index {{ ?run {key} ?by_{i} }} }} }}"
+                                 for i, (key, _) in enumerate(params["_by"])),
     }
     return _fill(text, lines)
 
