@@ -9,6 +9,7 @@ transactions: a 10,000 × 50 store takes minutes this way, where the writer take
 
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 import uuid
@@ -26,6 +27,7 @@ from cnnprov_rdf.capture.events import (
     HyperparametersRecorded,
     LayerInfo,
     LearningRateChanged,
+    ModelFileSaved,
     RunEnded,
     RunFailed,
     RunStarted,
@@ -60,6 +62,9 @@ _EPOCH_ZERO = datetime(2026, 1, 1, tzinfo=UTC)
 SEARCH_TRIALS = 10
 SEARCH_ID = "00000000-0000-4000-8000-00000000beef"
 
+#: Every run saves a checkpoint file every this many epochs, and a finished run its final model.
+CHECKPOINT_EVERY = 10
+
 
 def synthetic_runs(runs: int, epochs: int, seed: int = 0) -> Iterator[dict[str, Any]]:
     """The runs of a grid search, as plain data (the same for the provenance store and for MLflow)."""
@@ -81,6 +86,11 @@ def synthetic_runs(runs: int, epochs: int, seed: int = 0) -> Iterator[dict[str, 
         status = "running" if index % 100 == 99 else "failed" if index % 50 == 7 else "finished"
         yield {"index": index, "rate": rate, "planned": planned, "epochs": epoch_rows, "status": status,
                "test": {"loss": loss * 1.2, "accuracy": 1 - loss / 2.5}}
+
+
+def _model_saved(run_id: str, index: int, file_name: str, at: datetime, epoch: int | None) -> ModelFileSaved:
+    digest = hashlib.sha256(f"{run_id}/{file_name}/{epoch}".encode()).hexdigest()
+    return ModelFileSaved(run_id, f"/models/grid-{index}/{file_name}", 233_000_000, digest, at, epoch)
 
 
 def run_events(data: dict[str, Any], seed: int = 0) -> list[Event]:
@@ -115,6 +125,8 @@ def run_events(data: dict[str, Any], seed: int = 0) -> list[Event]:
         previous = row["learning_rate"]
         events.append(EpochEnded(run_id, row["epoch"], row["metrics"], row["elapsed_seconds"], clock,
                                  row["learning_rate"]))
+        if row["epoch"] % CHECKPOINT_EVERY == 0:  # one checkpoint file, saved again and again (for model-lineage)
+            events.append(_model_saved(run_id, data["index"], "best.keras", clock, row["epoch"]))
         final = row["metrics"]
         for name, value in final.items():
             better = max if "accuracy" in name else min
@@ -125,6 +137,8 @@ def run_events(data: dict[str, Any], seed: int = 0) -> list[Event]:
         events.append(RunFailed(run_id, "RuntimeError", "out of memory", clock))
     clock += timedelta(seconds=1)
     summary = RunSummary(len(data["epochs"]), total, dict(final), dict(best))
+    if data["status"] == "finished":
+        events.append(_model_saved(run_id, data["index"], "final.keras", clock, None))
     events.append(RunEnded(run_id, clock, data["status"], summary))
     events.append(TestingDone(run_id, 1, data["test"], clock, clock + timedelta(seconds=2), 272, True))
     if trial:
