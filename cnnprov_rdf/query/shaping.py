@@ -223,15 +223,15 @@ def _leaderboard_prepare(store: Any, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _leaderboard_expand(text: str, params: dict[str, Any]) -> str:
-    """A column and a UNION branch per hyperparameter key (of the run) and test-metric key (of the testing)."""
+    """A column per hyperparameter key and test-metric key, and its pattern: a UNION branch of the run's or an
+    OPTIONAL sub-select of the testing's."""
     lines = {
         "key-variables": " ".join([*(f"?hp_{i}" for i in range(len(params["_hp"]))),
                                    *(f"?test_{i}" for i in range(len(params["_test"])))]),
         "hp-columns": " ".join(f"(SAMPLE(?hp_{i}_) AS ?hp_{i})" for i in range(len(params["_hp"]))),
         "hp-patterns": " ".join(f"UNION {{ ?run {key} ?hp_{i}_ }}" for i, (key, _) in enumerate(params["_hp"])),
-        "test-columns": " ".join(f"(SAMPLE(?test_{i}_) AS ?test_{i})" for i in range(len(params["_test"]))),
-        "test-patterns": " ".join(f"UNION {{ ?testing {key} ?test_{i}_ }}"
-                                  for i, (key, _) in enumerate(params["_test"])),
+        "test-patterns": " ".join(f"OPTIONAL {{ SELECT ?testing ?test_{i} WHERE {{ GRAPH ?index {{ ?testing {key} "
+                                  f"?test_{i} }} }} }}" for i, (key, _) in enumerate(params["_test"])),
     }
     return _fill(text, lines)
 
