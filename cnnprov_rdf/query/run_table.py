@@ -85,20 +85,26 @@ def pivot(rows: list[dict[str, Any]], hyperparameters: list[str], test_metrics: 
     tests: dict[str, dict[str, Any]] = {}
     for testing in sorted(testings, key=lambda t: str(t.get("tested_at") or "")):  # the latest test wins
         tests[testing["tested_run"]] = testing
-    columns = [*RUN_COLUMNS, *sorted(hp_columns), *SUMMARY_COLUMNS, *sorted(test_columns)]
+    hp_order = sorted(range(len(hp_columns)), key=lambda i: hp_columns[i])  # hp.NAME columns by name
+    test_order = sorted(range(len(test_columns)), key=lambda i: test_columns[i])
+    columns = [*RUN_COLUMNS, *(hp_columns[i] for i in hp_order), *SUMMARY_COLUMNS,
+               *(test_columns[i] for i in test_order)]
+    hp_keys = [(hp_columns[i], f"hp_{i}") for i in hp_order]
+    test_keys = [(test_columns[i], f"test_{i}") for i in test_order]
     table = []
     for run_id, run in runs.items():
-        if run.get("run_id") is None or run.get("started") is None:
+        if run.get("started") is None:
             continue
         if search is not None and run.get(_TRIAL_OF) != search:
             continue
-        status = run.get(_STATUS)
-        epochs = run.get(_COMPLETED)
-        out = {column: run.get(column) for column in (*RUN_COLUMNS, *SUMMARY_COLUMNS)}
-        out["status"] = "unfinished" if status is None else status  # no end: still training, or killed
-        out["epochs"] = epochs if epochs is not None else latest_epoch.get(run_id, 0)
-        out |= {column: run.get(f"hp_{i}") for i, column in enumerate(hp_columns)}
+        status, epochs = run.get(_STATUS), run.get(_COMPLETED)
+        row = {"run_id": run_id, "name": run.get("name"),
+               "status": "unfinished" if status is None else status,  # no end: still training, or killed
+               "started": run["started"], "ended": run.get("ended"),
+               "epochs": epochs if epochs is not None else latest_epoch.get(run_id, 0)}
+        row |= {column: run.get(key) for column, key in hp_keys}
+        row |= {column: run.get(column) for column in SUMMARY_COLUMNS}
         test = tests.get(run_id, {})
-        out |= {column: test.get(f"test_{i}") for i, column in enumerate(test_columns)}
-        table.append({column: out.get(column) for column in columns})
+        row |= {column: test.get(key) for column, key in test_keys}
+        table.append(row)
     return columns, sort_rows(table, DEFAULT_SORT)
