@@ -1,6 +1,6 @@
 """The run table behind `leaderboard`: the run index's facts pivoted into one row per run, then sorted.
 
-`queries/leaderboard.rq` returns a row per run, per testing and per unended run; `pivot` joins them into one
+`queries/leaderboard.rq` returns a row per run and per testing; `pivot` joins them into one
 row per run: the run's fields, `hp.<name>` per hyperparameter (sorted), the final and best metrics, then
 `test_<metric>` per test metric (sorted); a run tested more than once shows its latest test. `sort_rows` orders
 rows by a column in its better direction; `matches` is the table's text filter.
@@ -66,22 +66,20 @@ def matches(row: dict[str, Any], needle: str) -> bool:
 
 
 def pivot(rows: list[dict[str, Any]], hyperparameters: list[str], test_metrics: list[str],
-          search: str | None = None) -> tuple[list[str], list[dict[str, Any]]]:
+          latest_epoch: dict[str, int], search: str | None = None) -> tuple[list[str], list[dict[str, Any]]]:
     """The table's columns and one row per run (newest first) from the leaderboard query's rows: a run's own
-    row (its `hp_<i>` value of the i-th hyperparameter), a testing's (`test_<i>`, `tested_run` its run's id) or
-    an unended run's epochs so far (`unended_run` its id); with `search` (a search IRI), only its trials."""
+    row (its `hp_<i>` value of the i-th hyperparameter) or a testing's (`test_<i>`, `tested_run` its run's id);
+    a run without an end shows its `latest_epoch` so far (by run id); with `search` (a search IRI), only its
+    trials."""
     hp_columns = [f"hp.{name}" for name in hyperparameters]
     test_columns = [f"test_{name}" for name in test_metrics]
     runs: dict[str, dict[str, Any]] = {}
-    latest_epoch: dict[str, int] = {}
     testings: list[dict[str, Any]] = []
     for row in rows:
         if row.get("run_id") is not None:
             runs[row["run_id"]] = row
         elif row.get("tested_run") is not None:
             testings.append(row)
-        elif row.get("unended_run") is not None:
-            latest_epoch[row["unended_run"]] = row["latest_epoch"]
     tests: dict[str, dict[str, Any]] = {}
     for testing in sorted(testings, key=lambda t: str(t.get("tested_at") or "")):  # the latest test wins
         tests[testing["tested_run"]] = testing

@@ -22,7 +22,7 @@ from pyoxigraph import NamedNode, Variable
 from ..errors import QueryError, RunNotFoundError, RunParameterError
 from ..graph.metrics import COMPARE_FIELDS
 from ..graph.run_index import hyperparameter_key
-from ..graph.vocabulary import IDX_NS
+from ..graph.vocabulary import CNN_NS, IDX_NS
 from .binding import list_values
 from .run_table import DEFAULT_SORT, pivot, sort_rows
 from .runs import resolve_run
@@ -218,8 +218,28 @@ def _index_keys(store: Any, fact: str) -> list[tuple[NamedNode, str]]:
     return [(by_name[name], name) for name in sorted(by_name)]
 
 
+#: The runs without an end (few), by id, and their graphs.
+_UNENDED = (f"SELECT ?run_id ?graph WHERE {{ GRAPH ?index {{ ?run <{IDX_NS}runId> ?run_id ; <{IDX_NS}graph> ?graph . "
+            f"MINUS {{ ?run <{IDX_NS}epochsCompleted> ?done }} }} }}")
+#: Their latest epochs, each read in its graph only (the VALUES block: those runs' ids and graphs).
+_LATEST_EPOCHS = (f"SELECT ?run_id (MAX(?n) AS ?latest_epoch) WHERE {{ VALUES (?run_id ?graph) {{ %s }} "
+                  f"GRAPH ?graph {{ ?epoch_result a <{CNN_NS}EpochResult> ; <{CNN_NS}epoch> ?n }} }} GROUP BY ?run_id")
+
+
+def _latest_epochs(store: Any) -> dict[str, int]:
+    """The latest epoch so far of each run without an end, by run id. (With the graphs bound as terms, the
+    engine reads only theirs; joined to the index in one query, it planned a scan of every graph's epochs.)"""
+    unended = [(row["run_id"], row["graph"]) for row in store.query(_UNENDED, use_default_graph_as_union=True)]
+    if not unended:
+        return {}
+    values = " ".join(f"({run_id} {graph})" for run_id, graph in unended)
+    solutions: Any = store.query(_LATEST_EPOCHS % values, use_default_graph_as_union=True)
+    return {row["run_id"].value: int(row["latest_epoch"].value) for row in solutions}
+
+
 def _leaderboard_prepare(store: Any, params: dict[str, Any]) -> dict[str, Any]:
-    return {**params, "_hp": _index_keys(store, "hyperparameterName"), "_test": _index_keys(store, "testMetricName")}
+    return {**params, "_hp": _index_keys(store, "hyperparameterName"), "_test": _index_keys(store, "testMetricName"),
+            "_latest_epochs": _latest_epochs(store)}
 
 
 def _leaderboard_expand(text: str, params: dict[str, Any]) -> str:
@@ -240,7 +260,7 @@ def _leaderboard_shape(rows: Rows, params: dict[str, Any], bindings: Mapping[Var
     """One row per run (`run_table.pivot`), only a search's trials when one is given, sorted by `sort`."""
     search, sort = bindings.get(Variable("search")), bindings.get(Variable("sort"))
     columns, table = pivot(rows, [name for _, name in params["_hp"]], [name for _, name in params["_test"]],
-                           search.value if search is not None else None)
+                           params["_latest_epochs"], search.value if search is not None else None)
     column = sort.value if sort is not None else DEFAULT_SORT
     if column not in columns:
         raise QueryError(f"cannot sort the leaderboard by {column!r}; columns: {', '.join(columns)}")
