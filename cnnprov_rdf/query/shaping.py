@@ -22,7 +22,7 @@ from pyoxigraph import NamedNode, Variable
 from ..errors import QueryError, RunNotFoundError, RunParameterError
 from ..graph.metrics import COMPARE_FIELDS
 from ..graph.run_index import hyperparameter_key
-from ..graph.vocabulary import CNN_NS, IDX_NS
+from ..graph.vocabulary import CNN_NS, IDX_NS, PROV_NS
 from .binding import list_values
 from .run_table import DEFAULT_SORT, pivot, sort_rows
 from .runs import resolve_run
@@ -218,21 +218,24 @@ def _index_keys(store: Any, fact: str) -> list[tuple[NamedNode, str]]:
     return [(by_name[name], name) for name in sorted(by_name)]
 
 
-#: The runs without an end (few), by id, and their graphs.
-_UNENDED = (f"SELECT ?run_id ?graph WHERE {{ GRAPH ?index {{ ?run <{IDX_NS}runId> ?run_id ; <{IDX_NS}graph> ?graph . "
-            f"MINUS {{ ?run <{IDX_NS}epochsCompleted> ?done }} }} }}")
-#: Their latest epochs, each read in its graph only (the VALUES block: those runs' ids and graphs).
-_LATEST_EPOCHS = (f"SELECT ?run_id (MAX(?n) AS ?latest_epoch) WHERE {{ VALUES (?run_id ?graph) {{ %s }} "
-                  f"GRAPH ?graph {{ ?epoch_result a <{CNN_NS}EpochResult> ; <{CNN_NS}epoch> ?n }} }} GROUP BY ?run_id")
+#: The runs without an end (few), their ids and their graphs.
+_UNENDED = (f"SELECT ?run ?run_id ?graph WHERE {{ {{ SELECT ?run ?graph WHERE {{ GRAPH ?index {{ ?run <{IDX_NS}graph> "
+            f"?graph . MINUS {{ ?run <{IDX_NS}epochsCompleted> ?done }} }} }} }} "
+            f"GRAPH ?index {{ ?run <{IDX_NS}runId> ?run_id }} }}")
+#: Their latest epochs, each read in its graph only (the VALUES block: those runs, their ids and graphs).
+_LATEST_EPOCHS = (f"SELECT ?run_id (MAX(?n) AS ?latest_epoch) WHERE {{ VALUES (?run ?run_id ?graph) {{ %s }} "
+                  f"GRAPH ?graph {{ ?epoch_result a <{CNN_NS}EpochResult> ; <{PROV_NS}wasGeneratedBy> ?run ; "
+                  f"<{CNN_NS}epoch> ?n }} }} GROUP BY ?run_id")
 
 
 def _latest_epochs(store: Any) -> dict[str, int]:
-    """The latest epoch so far of each run without an end, by run id. (With the graphs bound as terms, the
-    engine reads only theirs; joined to the index in one query, it planned a scan of every graph's epochs.)"""
-    unended = [(row["run_id"], row["graph"]) for row in store.query(_UNENDED, use_default_graph_as_union=True)]
+    """The latest epoch so far of each run without an end, by run id. (With the runs and graphs bound as terms
+    the store gave, written by pyoxigraph's serializer, the engine reads only those graphs; joined to the index
+    in one query, it planned a scan of every graph's epochs.)"""
+    unended = [tuple(row) for row in store.query(_UNENDED, use_default_graph_as_union=True)]
     if not unended:
         return {}
-    values = " ".join(f"({run_id} {graph})" for run_id, graph in unended)
+    values = " ".join(f"({run} {run_id} {graph})" for run, run_id, graph in unended)
     solutions: Any = store.query(_LATEST_EPOCHS % values, use_default_graph_as_union=True)
     return {row["run_id"].value: int(row["latest_epoch"].value) for row in solutions}
 
