@@ -1,9 +1,9 @@
 """The run table behind `leaderboard`: the run index's facts pivoted into one row per run, then sorted.
 
-`queries/leaderboard.rq` returns a row per run and per testing; `pivot` joins them into one
-row per run: the run's fields, `hp.<name>` per hyperparameter (sorted), the final and best metrics, then
-`test_<metric>` per test metric (sorted); a run tested more than once shows its latest test. `sort_rows` orders
-rows by a column in its better direction; `matches` is the table's text filter.
+`queries/leaderboard.rq` returns a row per run and testing of it; `pivot` keeps one row per run: the run's
+fields, `hp.<name>` per hyperparameter (sorted), the final and best metrics, then `test_<metric>` per test
+metric (sorted); a run tested more than once shows its latest test. `sort_rows` orders rows by a column in its
+better direction; `matches` is the table's text filter.
 """
 
 from __future__ import annotations
@@ -67,22 +67,20 @@ def matches(row: dict[str, Any], needle: str) -> bool:
 
 def pivot(rows: list[dict[str, Any]], hyperparameters: list[str], test_metrics: list[str],
           latest_epoch: dict[str, int], search: str | None = None) -> tuple[list[str], list[dict[str, Any]]]:
-    """The table's columns and one row per run (newest first) from the leaderboard query's rows: a run's own
-    row (its `hp_<i>` value of the i-th hyperparameter) or a testing's (`test_<i>`, `tested_run` its run's id);
-    a run without an end shows its `latest_epoch` so far (by run id); with `search` (a search IRI), only its
-    trials."""
+    """The table's columns and one row per run (newest first) from the leaderboard query's rows, one per run
+    and testing of it (its `hp_<i>` value of the i-th hyperparameter, the testing's `test_<i>`): the latest
+    testing's; a run without an end shows its `latest_epoch` so far (by run id); with `search` (a search IRI),
+    only its trials."""
     hp_columns = [f"hp.{name}" for name in hyperparameters]
     test_columns = [f"test_{name}" for name in test_metrics]
     runs: dict[str, dict[str, Any]] = {}
-    testings: list[dict[str, Any]] = []
-    for row in rows:
-        if row.get("run_id") is not None:
-            runs[row["run_id"]] = row
-        elif row.get("tested_run") is not None:
-            testings.append(row)
-    tests: dict[str, dict[str, Any]] = {}
-    for testing in sorted(testings, key=lambda t: str(t.get("tested_at") or "")):  # the latest test wins
-        tests[testing["tested_run"]] = testing
+    for row in rows:  # a row per run and testing of it (a run never tested: one row): the latest test wins
+        run_id = row.get("run_id")
+        if run_id is None:
+            continue
+        seen = runs.get(run_id)
+        if seen is None or str(row.get("tested_at") or "") > str(seen.get("tested_at") or ""):
+            runs[run_id] = row
     hp_order = sorted(range(len(hp_columns)), key=lambda i: hp_columns[i])  # hp.NAME columns by name
     test_order = sorted(range(len(test_columns)), key=lambda i: test_columns[i])
     columns = [*RUN_COLUMNS, *(hp_columns[i] for i in hp_order), *SUMMARY_COLUMNS,
@@ -102,7 +100,6 @@ def pivot(rows: list[dict[str, Any]], hyperparameters: list[str], test_metrics: 
                "epochs": epochs if epochs is not None else latest_epoch.get(run_id, 0)}
         row |= {column: run.get(key) for column, key in hp_keys}
         row |= {column: run.get(column) for column in SUMMARY_COLUMNS}
-        test = tests.get(run_id, {})
-        row |= {column: test.get(key) for column, key in test_keys}
+        row |= {column: run.get(key) for column, key in test_keys}
         table.append(row)
     return columns, sort_rows(table, DEFAULT_SORT)
