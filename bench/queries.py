@@ -9,7 +9,9 @@ The stores are built by bulk loading (`bench/synthetic.py`: the synthetic runs' 
 `graph.mapping.to_quads`, the quads the writer would write, loaded with `Store.bulk_extend`), because the
 writer takes far longer at 10,000 runs; `--keep DIR` caches them (a store is rebuilt when the mapping, the
 index or the synthetic data change). Each query runs `--repeat` times per size, the sizes interleaved, on a
-read-only handle of its own (opened before the timing) after a warm-up; the table gives the median (and
+read-only handle of its own (opened before the timing) after a warm-up, each run after a `gc.collect()` (so
+that the garbage of the query before, up to 400,000 rows, is not collected inside the next one's timing, as it
+would not be in a fresh CLI process; the query's own collections still count); the table gives the median (and
 min–max) and the target: 30 ms for a single-run query, 300 ms (at 10,000 runs; 100 ms at 1,000) for a
 cross-run one. `--run all` variants of per-epoch queries are streamed (`stream_query`) and their rows counted
 (`epoch-metrics --run all` returns every epoch record: it has no target). Run resolution (`find_run`) is timed
@@ -22,6 +24,7 @@ texts run on both engines. MLflow (`--mlflow`, SQLite backend in a temp dir) get
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import json
 import multiprocessing
@@ -108,6 +111,7 @@ def interleaved_latencies(paths: list[Path], repeat: int, skip_slow: float) -> l
             for i, size_calls in enumerate(calls):
                 if (i, name) in slow and round_ > 0:
                     continue
+                gc.collect()  # the previous workload's garbage is collected before, not inside, this one's timing
                 started = time.perf_counter()
                 size_calls[name]()
                 results[i][name].append((time.perf_counter() - started) * 1000)
