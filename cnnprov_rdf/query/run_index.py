@@ -22,8 +22,8 @@ from typing import Any
 from pyoxigraph import Literal, NamedNode
 
 from ..graph.iris import ID_PREFIX_LENGTH
-from ..graph.run_index import INDEX_VERSION
 from ..graph.vocabulary import CNN_NS, IDX_NS
+from ..storage.run_index import CURRENT_INDEX
 
 __all__ = ["by_reference", "has_current_index", "has_index", "has_runs", "newest"]
 
@@ -31,8 +31,7 @@ _ROW = f"GRAPH ?index {{ ?run <{IDX_NS}runId> ?id ; <{IDX_NS}graph> ?graph ; <{I
 
 _HAS_INDEX = f"SELECT ?run WHERE {{ GRAPH ?index {{ ?run <{IDX_NS}runId> ?id }} }} LIMIT 1"
 
-_HAS_CURRENT = (f"SELECT ?v WHERE {{ GRAPH ?index {{ ?index <{IDX_NS}version> ?v FILTER(?v >= {INDEX_VERSION}) }} }} "
-                "LIMIT 1")
+_HAS_CURRENT = f"SELECT ?v WHERE {{ {CURRENT_INDEX} }} LIMIT 1"  # (a SELECT: what every `Source` answers)
 
 _HAS_RUNS = f"SELECT ?run WHERE {{ GRAPH ?graph {{ ?run a <{CNN_NS}Training> }} }} LIMIT 1"
 

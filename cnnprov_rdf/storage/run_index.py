@@ -17,7 +17,7 @@ from ..graph.metrics import BEST_PROPERTIES, FINAL_PROPERTIES
 from ..graph.run_index import HYPERPARAMETER_KEY, INDEX_VERSION, TEST_METRIC_KEY
 from ..graph.vocabulary import CNN_NS, IDX_NS, MLS_NS, PROV_NS
 
-__all__ = ["has_unindexed_runs", "indexed_runs", "predates_run_index", "reindex"]
+__all__ = ["CURRENT_INDEX", "has_unindexed_runs", "indexed_runs", "predates_run_index", "reindex"]
 
 _PREFIXES = f"PREFIX prov: <{PROV_NS}>\nPREFIX cnn: <{CNN_NS}>\nPREFIX idx: <{IDX_NS}>\nPREFIX mls: <{MLS_NS}>\n"
 
@@ -69,7 +69,9 @@ _UNINDEXED = _PREFIXES + """SELECT ?run WHERE {
 
 
 _ANY_RUN = _PREFIXES + "SELECT ?run WHERE { GRAPH ?g { ?run a cnn:Training } } LIMIT 1"
-_CURRENT = _PREFIXES + f"ASK {{ GRAPH ?index {{ ?index idx:version ?v FILTER(?v >= {INDEX_VERSION}) }} }}"
+#: What makes a store's run index current: its graph says it is of `INDEX_VERSION` (or later).
+CURRENT_INDEX = f"GRAPH ?index {{ ?index <{IDX_NS}version> ?v FILTER(?v >= {INDEX_VERSION}) }}"
+_CURRENT = f"ASK {{ {CURRENT_INDEX} }}"
 
 
 def predates_run_index(store: Store) -> bool:
