@@ -41,7 +41,7 @@ from . import METRIC_ALIASES, ForeignImport, ForeignRun, typed_value, write_runs
 
 _CONTEXT_PREFIX = {"training": "", "train": "", "validation": "val_", "valid": "val_", "eval": "val_"}
 _MAX_METRIC_FILES = 10_000
-_EPOCH = re.compile(r"^[+-]?\d+$")
+_INTEGER = re.compile(r"^[+-]?\d+$")
 _ZONE = re.compile(r"([+-])(\d\d):?(\d\d)$")
 
 
@@ -146,7 +146,7 @@ def _rows(path: Path, warnings: list[str]) -> list[tuple[int, float, int | None]
     separator = first[5] if first.startswith("epoch") and len(first) > 5 else ","
     rows: list[tuple[int, float, int | None]] = []
     for line, row in enumerate(csv.reader(io.StringIO(text), delimiter=separator), start=1):
-        if not row or (line == 1 and not _EPOCH.match(row[0].strip())):
+        if not row or (line == 1 and not _INTEGER.match(row[0].strip())):
             continue
         try:
             stamp = int(float(row[2])) if len(row) > 2 and row[2].strip() else None
@@ -198,7 +198,7 @@ def _artifacts(document: dict[str, Any], root: dict[str, Any], run: ForeignRun,
         run.extra += [(node, RDF_TYPE, PROV.Entity), (node, PROV.wasGeneratedBy, iris.run),
                       (node, CNN.filePath, string(relative)), (node, PROV.wasDerivedFrom, document_iri(entity))]
         size = str(_value(attributes.get("yprov:file_size")) or "")
-        if _EPOCH.match(size):
+        if _INTEGER.match(size):
             run.extra.append((node, CNN.byteSize, integer(int(size))))
 
 
