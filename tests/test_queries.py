@@ -145,7 +145,7 @@ def test_running_now_shows_a_run_that_has_not_ended(tmp_path):
             run.log_epoch(epoch, metrics, elapsed_seconds=1.5)
         assert tracker.flush(timeout=30)
         expected = {"run_id": run.run_id, "name": "live", "planned_epochs": 5, "latest_epoch": 2, **epochs[1]}
-        for live in (tracker.writer._sink.store, Store.read_only(str(path))):
+        for live in (tracker.writer._sink.store, open_for_reading(path)):
             [row] = rows(live, "running-now")
             assert {key: row[key] for key in expected} == expected
             assert when(row["started"]) <= when(row["updated"])

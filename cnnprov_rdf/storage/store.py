@@ -93,6 +93,9 @@ def load_ontology(store: Store) -> None:
 def open_for_reading(path: str | os.PathLike[str]) -> Store:
     """A read-only snapshot of a store; works while another process writes it. Reopen to see new data.
 
+    Opening is retried (`READ_ATTEMPTS`) when the writer removed a file the snapshot's manifest named (a flush or
+    a compaction between the two reads); a read on the open snapshot can still meet that (`read_consistently`).
+
     A store this process writes is read after its writer wrote what was submitted (`inflight.settle`)."""
     path = Path(path)
     inflight.settle(path)
@@ -101,16 +104,20 @@ def open_for_reading(path: str | os.PathLike[str]) -> Store:
             f"no provenance store at {path}: train with capture first (e.g. `cnnprov demo --store {path}`) "
             f"or point --store / ${STORE_ENV} at an existing store."
         )
-    try:
-        return Store.read_only(str(path))
-    except (OSError, RuntimeError) as error:  # RuntimeError: RocksDB's "Corruption" for a file gone meanwhile
-        raise StoreError(f"cannot read the provenance store {path}: {error}") from error
+    for attempt in range(READ_ATTEMPTS):
+        try:
+            return Store.read_only(str(path))
+        except (OSError, RuntimeError) as error:  # RuntimeError: RocksDB's "Corruption" for a file gone meanwhile
+            if not is_transient_read_error(error) or attempt == READ_ATTEMPTS - 1:
+                raise StoreError(f"cannot read the provenance store {path}: {error}") from error
+            time.sleep(0.02 * 2**attempt)  # the writer removed a file the manifest named: open again
+    raise AssertionError("not reached")
 
 
 #: What a read-only snapshot raises when the writing process removed a file it needed (a write-ahead log or a
 #: table file, after a flush or a compaction): transient, a fresh snapshot reads the store again.
 TRANSIENT_READ_ERRORS = ("No such file", "IO error", "Corruption")
-#: Attempts `read_consistently` makes (with 20, 40, 80 ... ms between them).
+#: Attempts `open_for_reading` and `read_consistently` each make (with 20, 40, 80 ... ms between them).
 READ_ATTEMPTS = 8
 
 
@@ -123,20 +130,15 @@ def read_consistently(path: str | os.PathLike[str], read: Callable[[Store], T]) 
     store's writer removed a file under it (`TRANSIENT_READ_ERRORS`). `read` must finish reading (return lists,
     not lazy results), so that a retry gives a whole answer, never half of two."""
     for attempt in range(READ_ATTEMPTS):
+        store = open_for_reading(path)  # retries its own transient failures
         try:
-            store = open_for_reading(path)
-            try:
-                return read(store)
-            finally:
-                del store
-        except (StoreError, OSError, RuntimeError) as error:
-            cause = error.__cause__ if isinstance(error, StoreError) and error.__cause__ else error
-            if isinstance(error, StoreNotFoundError) or not is_transient_read_error(cause) \
-                    or attempt == READ_ATTEMPTS - 1:
-                if isinstance(error, StoreError):
-                    raise
+            return read(store)
+        except (OSError, RuntimeError) as error:
+            if not is_transient_read_error(error) or attempt == READ_ATTEMPTS - 1:
                 raise StoreError(f"cannot read the provenance store {path}: {error}") from error
-            time.sleep(0.02 * 2**attempt)
+        finally:
+            del store
+        time.sleep(0.02 * 2**attempt)
     raise AssertionError("not reached")
 
 
