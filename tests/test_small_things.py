@@ -115,6 +115,14 @@ def test_serve_read_write_creates_a_missing_store(tmp_path, monkeypatch, capsys)
     assert "no provenance store" in capsys.readouterr().err
 
 
+def test_a_store_path_in_folders_that_do_not_exist_yet_is_created(tmp_path):
+    store = tmp_path / "experiments" / "alexnet" / "prov"
+    with Tracker(store) as tracker:
+        run = tracker.start_run(name="nested")
+        run.end()
+    assert [row["name"] for row in run_query(open_for_reading(store), "runs").rows] == ["nested"]
+
+
 def test_to_dataframe_without_pandas_is_a_clear_error(one_run, monkeypatch):
     store, _ = one_run
     result = run_query(open_for_reading(store), "runs")

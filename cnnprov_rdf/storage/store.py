@@ -29,9 +29,10 @@ T = TypeVar("T")
 
 
 def open_for_writing(path: str | os.PathLike[str]) -> Store:
-    """Open (or create) a store for writing and make sure it holds the ontology graph."""
+    """Open (or create, with its missing parent folders) a store for writing, holding the ontology graph."""
     path = Path(path)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         store = Store(str(path))
     except OSError as error:
         if "current process" in str(error):
