@@ -136,7 +136,8 @@ def run_events(data: dict[str, Any], seed: int = 0) -> list[Event]:
     if data["status"] == "failed":
         events.append(RunFailed(run_id, "RuntimeError", "out of memory", clock))
     clock += timedelta(seconds=1)
-    summary = RunSummary(len(data["epochs"]), total, dict(final), dict(best))
+    summary = RunSummary(len(data["epochs"]), total, dict(final), dict(best),
+                         tuple(row["elapsed_seconds"] for row in data["epochs"]))
     if data["status"] == "finished":
         events.append(_model_saved(run_id, data["index"], "final.keras", clock, None))
     events.append(RunEnded(run_id, clock, data["status"], summary))

@@ -160,6 +160,21 @@ def test_running_now_shows_a_run_that_has_not_ended(tmp_path):
     assert (listed["status"], listed["epochs"], listed["ended"], listed["final_loss"]) == ("unfinished", 2, None, None)
 
 
+def test_running_now_lists_a_run_in_its_first_epoch_without_epoch_values(tmp_path):
+    path = tmp_path / "store"
+    with Tracker(path) as tracker:
+        done = tracker.start_run(name="done")
+        done.log_epoch(1, {"loss": 0.5}, elapsed_seconds=1.0)
+        done.end()
+        first = tracker.start_run(name="first", planned_epochs=3)
+        assert tracker.flush(timeout=30)
+        [row] = rows(open_for_reading(path), "running-now")
+        assert {key: value for key, value in row.items() if key != "started"} == {
+            "run_id": first.run_id, "name": "first", "planned_epochs": 3, "latest_epoch": None, "loss": None,
+            "accuracy": None, "val_loss": None, "val_accuracy": None, "updated": None}
+        first.end()
+
+
 # --- per-run queries ---------------------------------------------------------------------------------
 
 
@@ -272,8 +287,12 @@ def test_epoch_time_stats_of_a_run(store, grid, name):
 
 def test_epoch_time_stats_for_all_runs(store, grid):
     result = rows(store, "epoch-time-stats", run="all")
-    expected = sorted((run.run_id, 2 if run.error else len(run.history["loss"])) for run in grid.runs.values())
-    assert [(row["run_id"], row["epochs"]) for row in result] == expected
+    newest_first = [row["run_id"] for row in sorted(rows(store, "runs"), key=lambda row: when(row["started"]),
+                                                     reverse=True)]
+    epochs = {run.run_id: 2 if run.error else len(run.history["loss"]) for run in grid.runs.values()}
+    assert [(row["run_id"], row["epochs"]) for row in result] == [(run_id, epochs[run_id]) for run_id in newest_first]
+    for row in result:  # the ended runs' statistics (the run index's) are each run's own
+        assert [row] == rows(store, "epoch-time-stats", run=row["run_id"])
     assert rows(store, "epoch-time-stats") == [r for r in result if r["run_id"] == grid.runs["early-stop"].run_id]
 
 

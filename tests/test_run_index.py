@@ -29,7 +29,7 @@ from cnnprov_rdf.interop.export import export
 from cnnprov_rdf.interop.interchange import import_file
 from cnnprov_rdf.query.execute import run_query
 from cnnprov_rdf.query.runs import _find, find_run, list_runs
-from cnnprov_rdf.storage.run_index import has_unindexed_runs, indexed_runs
+from cnnprov_rdf.storage.run_index import has_unindexed_runs, indexed_runs, reindex
 from cnnprov_rdf.storage.store import open_for_reading, open_for_writing
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -230,7 +230,8 @@ def _rich_store(path: Path) -> None:
                 run = tracker.start_run(name=f"rich-{trial}", planned_epochs=1, agents=AGENTS)
                 search.record_trial(run, trial, {"learning rate": rate})
                 run.log_hyperparameters({name: f"v{i}" for i, name in enumerate(ODD_NAMES[1:])} | {"x": trial})
-                run.log_epoch(1, {"loss": rate, "val_loss": 2 * rate}, elapsed_seconds=0.5)
+                for epoch in range(1, 13):  # 12 epochs: their IRIs' text order is not their numbers' order
+                    run.log_epoch(epoch, {"loss": rate / epoch, "val_loss": 2 * rate}, elapsed_seconds=epoch / 9)
                 run.end()
                 run.log_test({"loss": rate, "accuracy": 1 - rate, "top 5 %": 0.5 + trial})
                 time.sleep(0.002)
@@ -251,6 +252,8 @@ def test_reindex_derives_exactly_the_facts_the_mapping_writes(tmp_path) -> None:
     store = open_for_writing(bare)  # a writer opening a store without an (up-to-date) index rebuilds it
     rebuilt = {q for q in store if q.graph_name == index_graph()}
     assert rebuilt == written
+    reindex(store)  # again, on a current index: nothing more (a total summed in another order is not added)
+    assert {q for q in store if q.graph_name == index_graph()} == written
     del store
     board = run_query(str(bare), "leaderboard").rows
     assert {(row["name"], row["hp.learning rate"], row["hp.100%"], row["test_top 5 %"], row["test_loss"])

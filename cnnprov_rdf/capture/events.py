@@ -155,10 +155,15 @@ class RunFailed:
 
 @dataclass(frozen=True)
 class RunSummary:
+    """What a run's end states: its epochs, wall time, final and best metrics, and `epoch_seconds`, the elapsed
+    seconds of its recorded epochs (each epoch's value once, as its graph holds them; for the run index's
+    epoch-time statistics)."""
+
     epochs_completed: int
     total_training_seconds: float
     final_metrics: dict[str, float] = field(default_factory=dict)
     best_metrics: dict[str, float] = field(default_factory=dict)
+    epoch_seconds: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,7 @@ class Run:
         self._schedule_known = False
         self._dataset_known = False
         self._epochs = 0
+        self._epoch_seconds: dict[tuple[int, float], None] = {}  # (epoch, elapsed) as the graph holds them
         self._last_epoch_time = self._started
         self._final: dict[str, float] = {}
         self._best: dict[str, float] = {}
@@ -217,6 +218,7 @@ class Run:
             self.log_learning_rate(epoch, rate)
         values = clean_metrics(metrics, self._warnings, "epoch")
         self._epochs = max(self._epochs, epoch)
+        self._epoch_seconds[epoch, elapsed] = None
         self._final = values
         for name, value in values.items():
             if math.isnan(value):
@@ -299,6 +301,7 @@ class Run:
             total_training_seconds=time.perf_counter() - self._started,
             final_metrics=dict(self._final),
             best_metrics=dict(self._best),
+            epoch_seconds=tuple(seconds for _, seconds in self._epoch_seconds),
         )
         self._submit(RunEnded(self.run_id, now(), "failed" if self._failed else "finished", summary))
 

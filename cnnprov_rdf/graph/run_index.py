@@ -12,7 +12,9 @@ index is monotone: what a run adds while it trains is read from its own graph, b
 | `Hyperparameters…` | per hyperparameter, its value (the run graph's literal) under `hyperparameter_key(name)`; |
 |              | about that key: `idx:hyperparameterName` (the same fact for every run: held once)           |
 | `RunEnded`   | `idx:endedAt`, `idx:status`, `idx:epochsCompleted`, `idx:totalTrainingSeconds`, and its final |
-|              | and best metrics under the `cnn:` property's local name (`idx:finalLoss`, …)                 |
+|              | and best metrics under the `cnn:` property's local name (`idx:finalLoss`, …); of its epochs' |
+|              | elapsed seconds (when it has any): `idx:timedEpochs` (how many), `idx:epochSecondsTotal`,     |
+|              | `idx:shortestEpochSeconds`, `idx:longestEpochSeconds`                                          |
 | `DatasetRecorded` | `idx:dataset` (the shared dataset node); about the dataset: `idx:datasetName`,         |
 |              | `idx:location` (when given): the same facts for every run, so the index holds them once       |
 | `TrialStarted` | `idx:search` (the search the run is a trial of)                                            |
@@ -55,8 +57,9 @@ Triple = tuple[NamedNode, NamedNode, NamedNode | Literal]
 __all__ = ["HYPERPARAMETER_KEY", "INDEX_VERSION", "TEST_METRIC_KEY", "hyperparameter_key", "index_triples",
            "test_metric_key"]
 
-#: The index's layout: 2 added the hyperparameters, the test metrics by name and the search of a trial.
-INDEX_VERSION = 2
+#: The index's layout: 2 added the hyperparameters, the test metrics by name and the search of a trial; 3 the
+#: epoch-time statistics of an ended run.
+INDEX_VERSION = 3
 
 #: The start of a hyperparameter's and of a test metric's key.
 HYPERPARAMETER_KEY = IDX_NS + "hp-"
@@ -115,6 +118,11 @@ def _(event: RunEnded, iris: RunIris) -> Iterator[Triple]:
     yield run, IDX.totalTrainingSeconds, double(summary.total_training_seconds)
     for name, value in summary_properties(summary.final_metrics, summary.best_metrics):
         yield run, IDX.term(name), double(value)
+    if summary.epoch_seconds:
+        yield run, IDX.timedEpochs, integer(len(summary.epoch_seconds))
+        yield run, IDX.epochSecondsTotal, double(sum(summary.epoch_seconds))
+        yield run, IDX.shortestEpochSeconds, double(min(summary.epoch_seconds))
+        yield run, IDX.longestEpochSeconds, double(max(summary.epoch_seconds))
 
 
 @index_triples.register

@@ -133,7 +133,7 @@ def _rows(
     text = query.text if shaper is None or shaper.expand is None else shaper.expand(query.text, params)
     solutions: Any = target.query(with_values(text, bindings), use_default_graph_as_union=True)
     projected = [v.value for v in solutions.variables]
-    if shaper is not None:
+    if shaper is not None and shaper.shape is not None:
         # (an unbound variable is left out of its row: fewer conversions for rows with many optional columns)
         raw = [{column: python_value(term) for column, term in zip(projected, solution, strict=True)
                 if term is not None} for solution in solutions]

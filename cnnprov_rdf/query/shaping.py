@@ -1,12 +1,14 @@
-"""Python steps after a canned query's SPARQL (a `# shape: NAME` header line): pivots and groupings whose
-columns depend on the parameters (one column per sampled hyperparameter, per grouping name, per run).
+"""Python steps around a canned query's SPARQL (a `# shape: NAME` header line): pivots and groupings whose
+columns depend on the parameters (one column per sampled hyperparameter, per grouping name, per run), and
+patterns written per run or key found first.
 
 Each step has `prepare(store, params)`, which may rewrite the parameters before they are bound (as RDF terms,
-like every parameter), `shape(rows, params, bindings)`, which turns the query's rows (each its bound variables:
-an unbound one is absent) into the result's columns and rows, and optionally `expand(text, params)`, which
-fills the query's `#@NAME` lines with a variable and a pattern per key that `prepare` found in the store or
-derived from a parameter it `consumes` (each key an IRI written by pyoxigraph's term serializer, as parameters
-are). The SPARQL does the selecting and the aggregating; these only rearrange one result.
+like every parameter) and may read what the query needs first; `shape(rows, params, bindings)`, which turns
+the query's rows (each its bound variables: an unbound one is absent) into the result's columns and rows (None:
+the rows as the header names them); and optionally `expand(text, params)`, which fills the query's `#@NAME`
+lines with variables and patterns for the keys or runs that `prepare` found in the store or derived from a
+parameter it `consumes` (each term written by pyoxigraph's term serializer, as parameters are). The SPARQL does
+the selecting and the aggregating; these only rearrange one result.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ Rows = list[dict[str, Any]]
 @dataclass(frozen=True)
 class Shaper:
     prepare: Callable[[Any, dict[str, Any]], dict[str, Any]]
-    shape: Callable[[Rows, dict[str, Any], Mapping[Variable, Any]], tuple[list[str], Rows]]
+    #: None: the rows as the query's header names them.
+    shape: Callable[[Rows, dict[str, Any], Mapping[Variable, Any]], tuple[list[str], Rows]] | None
     expand: Callable[[str, dict[str, Any]], str] | None = None
     #: Parameters the step reads itself (given their default when absent) instead of binding them as VALUES.
     consumes: tuple[str, ...] = ()
@@ -233,11 +236,15 @@ _LATEST_EPOCHS = (f"SELECT ?run_id (MAX(?n) AS ?latest_epoch) WHERE {{ VALUES (?
                   f"<{CNN_NS}epoch> ?n }} }} GROUP BY ?run_id")
 
 
-def _latest_epochs(store: Any) -> dict[str, int]:
+def _unended(store: Any) -> list[tuple[Any, Any, Any]]:
+    """Each run without an end: its IRI, id and graph (terms as the store gave them)."""
+    return [(row[0], row[1], row[2]) for row in store.query(_UNENDED, use_default_graph_as_union=True)]
+
+
+def _latest_epochs(store: Any, unended: list[tuple[Any, Any, Any]]) -> dict[str, int]:
     """The latest epoch so far of each run without an end, by run id. (With the runs and graphs bound as terms
     the store gave, written by pyoxigraph's serializer, the engine reads only those graphs; joined to the index
     in one query, it planned a scan of every graph's epochs.)"""
-    unended = [tuple(row) for row in store.query(_UNENDED, use_default_graph_as_union=True)]
     if not unended:
         return {}
     values = " ".join(f"({run} {run_id} {graph})" for run, run_id, graph in unended)
@@ -247,7 +254,7 @@ def _latest_epochs(store: Any) -> dict[str, int]:
 
 def _leaderboard_prepare(store: Any, params: dict[str, Any]) -> dict[str, Any]:
     return {**params, "_hp": _index_keys(store, "hyperparameterName"), "_test": _index_keys(store, "testMetricName"),
-            "_latest_epochs": _latest_epochs(store)}
+            "_latest_epochs": _latest_epochs(store, _unended(store))}
 
 
 def _leaderboard_expand(text: str, params: dict[str, Any]) -> str:
@@ -275,10 +282,43 @@ def _leaderboard_shape(rows: Rows, params: dict[str, Any], bindings: Mapping[Var
     return columns, table if column == DEFAULT_SORT else sort_rows(table, column)
 
 
+# --- running-now ------------------------------------------------------------------------------------------
+
+#: One run without an end, its IRI, graph and id given (`%(run)s` …): its index facts, and its latest epoch's
+#: values when it has one (`%(epoch)s`).
+_RUNNING_RUN = (f"{{ BIND(%(run_id)s AS ?run_id) GRAPH ?index {{ %(run)s <{IDX_NS}startedAt> ?started . "
+                f"OPTIONAL {{ %(run)s <{IDX_NS}name> ?name }} OPTIONAL {{ %(run)s <{IDX_NS}plannedEpochs> "
+                f"?planned_epochs }} }} %(latest)s }}")
+_RUNNING_EPOCH = (f"BIND(%(epoch)s AS ?latest_epoch) GRAPH %(graph)s {{ ?latest a <{CNN_NS}EpochResult> ; "
+                  f"<{PROV_NS}wasGeneratedBy> %(run)s ; <{CNN_NS}epoch> %(epoch)s ; <{PROV_NS}generatedAtTime> "
+                  f"?updated . %(metrics)s }}")
+_RUNNING_METRICS = " ".join(f"OPTIONAL {{ ?latest <{CNN_NS}{name}> ?{variable} }}" for name, variable in
+                            (("loss", "loss"), ("accuracy", "accuracy"), ("valLoss", "val_loss"),
+                             ("valAccuracy", "val_accuracy")))
+
+
+def _running_prepare(store: Any, params: dict[str, Any]) -> dict[str, Any]:
+    unended = _unended(store)
+    return {**params, "_unended": unended, "_latest_epochs": _latest_epochs(store, unended)}
+
+
+def _running_expand(text: str, params: dict[str, Any]) -> str:
+    """A UNION branch per run without an end, its terms written in (bound by VALUES, the engine planned a scan
+    of every graph's epochs); none: no row."""
+    branches = []
+    for run, run_id, graph in params["_unended"]:
+        epoch = params["_latest_epochs"].get(run_id.value)
+        latest = "" if epoch is None else _RUNNING_EPOCH % {"epoch": epoch, "graph": graph, "run": run,
+                                                            "metrics": _RUNNING_METRICS}
+        branches.append(_RUNNING_RUN % {"run_id": run_id, "run": run, "latest": latest})
+    return _fill(text, {"runs": "\n  UNION ".join(branches) if branches else "FILTER(false)"})
+
+
 SHAPERS: dict[str, Shaper] = {
     "compare-runs": Shaper(_compare_prepare, _compare_shape),
     "config-ranking": Shaper(_ranking_prepare, _ranking_shape, _ranking_expand, consumes=("by",)),
     "leaderboard": Shaper(_leaderboard_prepare, _leaderboard_shape, _leaderboard_expand),
+    "running-now": Shaper(_running_prepare, None, _running_expand),
     "search-trials": Shaper(_keep, _trials_shape),
 }
 

@@ -38,6 +38,14 @@ _UPDATES = (
                                     idx:totalTrainingSeconds ?seconds }} }}
        WHERE {{ {graph} {{ ?run a cnn:Training ; prov:endedAtTime ?ended ; cnn:status ?status ;
                            cnn:epochsCompleted ?epochs ; cnn:totalTrainingSeconds ?seconds }} }}""",
+    """INSERT {{ GRAPH {index} {{ ?run idx:timedEpochs ?n ; idx:epochSecondsTotal ?total ;
+                                    idx:shortestEpochSeconds ?shortest ; idx:longestEpochSeconds ?longest }} }}
+       WHERE {{ {{ SELECT ?run (COUNT(?seconds) AS ?n) (SUM(?seconds) AS ?total) (MIN(?seconds) AS ?shortest)
+                         (MAX(?seconds) AS ?longest)
+                  WHERE {{ {graph} {{ ?run a cnn:Training ; prov:endedAtTime ?ended .
+                                      ?result cnn:elapsedSeconds ?seconds }} }} GROUP BY ?run }}
+                # (summed in another order, a total may differ in its last bit: never a second one)
+                FILTER NOT EXISTS {{ GRAPH {index} {{ ?run idx:timedEpochs ?timed }} }} }}""",
     """INSERT {{ GRAPH {index} {{ ?run ?to ?value }} }}
        WHERE {{ VALUES (?from ?to) {{ {summary} }} {graph} {{ ?run a cnn:Training ; ?from ?value }} }}""",
     """INSERT {{ GRAPH {index} {{ ?run idx:dataset ?data . ?data idx:datasetName ?name ; idx:location ?where }} }}

@@ -87,6 +87,20 @@ class ForeignRun:
         events: list[Event] = [RunStarted(self.run_id, self.started_at, agents, name=self.name)]
         if self.params:
             events.append(HyperparametersRecorded(self.run_id, dict(self.params)))
+        epochs = self.epoch_events()
+        events.extend(epochs)
+        previous = epochs[-1].ended_at if epochs else self.started_at
+        if self.status == "failed":
+            events.append(RunFailed(self.run_id, self.error or "failed", f"{self.tool} run status: failed",
+                                    self.ended_at or previous))
+        if self.status in ("finished", "failed"):
+            ended = self.ended_at or previous
+            events.append(RunEnded(self.run_id, ended, self.status, self.summary(ended, epochs)))
+        return events
+
+    def epoch_events(self) -> list[EpochEnded]:
+        """An epoch ended per recorded epoch, in order; its elapsed time is the time since the one before."""
+        events: list[EpochEnded] = []
         previous = self.started_at
         for epoch in sorted(self.epochs):
             metrics = dict(self.epochs[epoch])
@@ -95,15 +109,9 @@ class ForeignRun:
             events.append(EpochEnded(self.run_id, epoch, metrics, max(0.0, (at - previous).total_seconds()), at,
                                      learning_rate=learning_rate))
             previous = at
-        if self.status == "failed":
-            events.append(RunFailed(self.run_id, self.error or "failed", f"{self.tool} run status: failed",
-                                    self.ended_at or previous))
-        if self.status in ("finished", "failed"):
-            ended = self.ended_at or previous
-            events.append(RunEnded(self.run_id, ended, self.status, self.summary(ended)))
         return events
 
-    def summary(self, ended: datetime) -> RunSummary:
+    def summary(self, ended: datetime, epochs: list[EpochEnded]) -> RunSummary:
         final: dict[str, float] = {}
         best: dict[str, float] = {}
         for epoch in sorted(self.epochs):
@@ -113,7 +121,8 @@ class ForeignRun:
                 if name in BEST_PROPERTIES and value == value:  # NaN is never best
                     better = max if higher_is_better(name) else min
                     best[name] = better(best.get(name, value), value)
-        return RunSummary(len(self.epochs), max(0.0, (ended - self.started_at).total_seconds()), final, best)
+        return RunSummary(len(self.epochs), max(0.0, (ended - self.started_at).total_seconds()), final, best,
+                          tuple(event.elapsed_seconds for event in epochs))
 
     def quads(self) -> list[Quad]:
         """The run's quads: the mapped events, and the links to its source record in the run's graph."""
