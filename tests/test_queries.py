@@ -420,15 +420,16 @@ def sha256(path: Path) -> str:
 
 def test_model_lineage_of_every_file(store, grid):
     result = rows(store, "model-lineage")
-    expected = sorted(
-        ({"file_path": str(run.model_file.resolve()), "sha256": sha256(run.model_file), "epoch": None, "saves": 1,
-          "run_id": run.run_id, "learning_rate": run.history["learning_rate"][0], "epochs": run.epochs,
-          "batch_size": 4, "optimizer": "SGD", "dataset": "synthetic-shapes", "train_fraction": 0.75,
-          "test_examples": 4}
-         for run in (grid.runs[name] for name in FINISHED)),
-        key=lambda row: row["run_id"],
-    )
-    assert [{k: v for k, v in row.items() if k not in ("train_examples", "saved_at")} for row in result] == expected
+    expected = {
+        run.run_id: {"file_path": str(run.model_file.resolve()), "sha256": sha256(run.model_file), "epoch": None,
+                     "saves": 1, "run_id": run.run_id, "learning_rate": run.history["learning_rate"][0],
+                     "epochs": run.epochs, "batch_size": 4, "optimizer": "SGD", "dataset": "synthetic-shapes",
+                     "train_fraction": 0.75, "test_examples": 4}
+        for run in (grid.runs[name] for name in FINISHED)}
+    newest_first = sorted(result, key=lambda row: when(row["saved_at"]), reverse=True)
+    assert [row["run_id"] for row in result] == [row["run_id"] for row in newest_first]
+    assert [{k: v for k, v in row.items() if k not in ("train_examples", "saved_at")} for row in result] == [
+        expected[row["run_id"]] for row in newest_first]
     assert grid.runs["raises"].model_file is None
 
 
