@@ -8,8 +8,9 @@ engine on the same quads and MLflow on the equivalent logged data, optionally.
 The stores are built by bulk loading (`bench/synthetic.py`: the synthetic runs' capture events mapped by
 `graph.mapping.to_quads`, the quads the writer would write, loaded with `Store.bulk_extend`), because the
 writer takes far longer at 10,000 runs; `--keep DIR` caches them (a store is rebuilt when the mapping, the
-index or the synthetic data change). Each query runs `--repeat` times per size, the sizes interleaved, on a
-read-only handle of its own (opened before the timing) after a warm-up, each run after a `gc.collect()` (so
+index or the synthetic data change). One query at a time: a warm-up at each size, then `--repeat` runs per
+size, the sizes interleaved (so that its data is in the page cache, as for a store in use), each on a
+read-only handle of its own (opened before the timing), each run after a `gc.collect()` (so
 that the garbage of the query before, up to 400,000 rows, is not collected inside the next one's timing, as it
 would not be in a fresh CLI process; the query's own collections still count); the table gives the median (and
 min–max) and the target: 30 ms for a single-run query, 300 ms (at 10,000 runs; 100 ms at 1,000) for a
@@ -95,21 +96,23 @@ def workloads(path: Path) -> dict[str, Callable[[], Any]]:
 
 
 def interleaved_latencies(paths: list[Path], repeat: int, skip_slow: float) -> list[dict[str, list[float]]]:
-    """Per size, each workload's latencies in ms; sizes and workloads interleaved, a warm-up first. A workload
-    slower than `skip_slow` seconds at its warm-up is timed once."""
+    """Per size, each workload's latencies in ms: workload by workload, a warm-up at each size first, then
+    `repeat` rounds with the sizes interleaved. (One workload at a time, so that what it reads is in the page
+    cache as for a store in use: this host pages out memory left untouched for about a minute, and with every
+    workload's warm-up first, each timed call read its store from disk again.) A workload slower than
+    `skip_slow` seconds at its warm-up is timed once."""
     calls = [workloads(path) for path in paths]
     results: list[dict[str, list[float]]] = [{name: [] for name in c} for c in calls]
-    slow: set[tuple[int, str]] = set()
-    for i, size_calls in enumerate(calls):
-        for name, call in size_calls.items():
+    for name in calls[0]:
+        slow: set[int] = set()
+        for i, size_calls in enumerate(calls):
             started = time.perf_counter()
-            call()
+            size_calls[name]()
             if time.perf_counter() - started > skip_slow:
-                slow.add((i, name))
-    for round_ in range(repeat):
-        for name in calls[0]:
+                slow.add(i)
+        for round_ in range(repeat):
             for i, size_calls in enumerate(calls):
-                if (i, name) in slow and round_ > 0:
+                if i in slow and round_ > 0:
                     continue
                 gc.collect()  # the previous workload's garbage is collected before, not inside, this one's timing
                 started = time.perf_counter()
