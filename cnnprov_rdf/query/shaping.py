@@ -22,7 +22,7 @@ from typing import Any
 from pyoxigraph import NamedNode, Variable
 
 from ..errors import QueryError, RunNotFoundError, RunParameterError
-from ..graph.metrics import COMPARE_FIELDS
+from ..graph.metrics import COMPARE_FIELDS, STANDARD_METRICS
 from ..graph.run_index import hyperparameter_key
 from ..graph.vocabulary import CNN_NS, IDX_NS, PROV_NS
 from .binding import list_values
@@ -292,9 +292,8 @@ _RUNNING_RUN = (f"{{ BIND(%(run_id)s AS ?run_id) GRAPH ?index {{ %(run)s <{IDX_N
 _RUNNING_EPOCH = (f"BIND(%(epoch)s AS ?latest_epoch) GRAPH %(graph)s {{ ?latest a <{CNN_NS}EpochResult> ; "
                   f"<{PROV_NS}wasGeneratedBy> %(run)s ; <{CNN_NS}epoch> %(epoch)s ; <{PROV_NS}generatedAtTime> "
                   f"?updated . %(metrics)s }}")
-_RUNNING_METRICS = " ".join(f"OPTIONAL {{ ?latest <{CNN_NS}{name}> ?{variable} }}" for name, variable in
-                            (("loss", "loss"), ("accuracy", "accuracy"), ("valLoss", "val_loss"),
-                             ("valAccuracy", "val_accuracy")))
+_RUNNING_METRICS = " ".join(f"OPTIONAL {{ ?latest <{CNN_NS}{STANDARD_METRICS[name]}> ?{name} }}"
+                            for name in ("loss", "accuracy", "val_loss", "val_accuracy"))  # the header's columns
 
 
 def _running_prepare(store: Any, params: dict[str, Any]) -> dict[str, Any]:
