@@ -8,6 +8,7 @@ better direction; `matches` is the table's text filter.
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 #: The run's own columns, before the hyperparameters.
@@ -47,15 +48,13 @@ def _sort_key(value: Any) -> tuple[int, Any]:
 
 
 def sort_rows(rows: list[dict[str, Any]], column: str) -> list[dict[str, Any]]:
-    """Rows ordered by `column` in its better direction (a stable sort); runs without a value always last."""
-    present = [row for row in rows if row.get(column) is not None]
-    missing = [row for row in rows if row.get(column) is None]
-    reverse = descending(column)
-    present.sort(key=lambda row: _sort_key(row[column]), reverse=reverse)
-    if reverse:  # keep NaN last in either direction
-        nan = [row for row in present if _sort_key(row[column])[0] == 2]
-        present = [row for row in present if _sort_key(row[column])[0] != 2] + nan
-    return present + missing
+    """Rows ordered by `column` in its better direction (a stable sort); NaN after every other value, and runs
+    without a value always last."""
+    keyed = [(_sort_key(value), row) for row in rows if (value := row.get(column)) is not None]
+    present = [pair for pair in keyed if pair[0][0] != 2]
+    present.sort(key=itemgetter(0), reverse=descending(column))  # (a reverse sort is stable too)
+    return ([row for _, row in present] + [row for key, row in keyed if key[0] == 2]
+            + [row for row in rows if row.get(column) is None])
 
 
 def matches(row: dict[str, Any], needle: str) -> bool:

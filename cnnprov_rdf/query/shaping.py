@@ -230,10 +230,11 @@ def _index_keys(store: Any, fact: str) -> list[tuple[NamedNode, str]]:
 _UNENDED = (f"SELECT ?run ?run_id ?graph WHERE {{ {{ SELECT ?run ?graph WHERE {{ GRAPH ?index {{ ?run <{IDX_NS}graph> "
             f"?graph . MINUS {{ ?run <{IDX_NS}epochsCompleted> ?done }} }} }} }} "
             f"GRAPH ?index {{ ?run <{IDX_NS}runId> ?run_id }} }}")
-#: Their latest epochs, each read in its graph only (the VALUES block: those runs, their ids and graphs).
-_LATEST_EPOCHS = (f"SELECT ?run_id (MAX(?n) AS ?latest_epoch) WHERE {{ VALUES (?run ?run_id ?graph) {{ %s }} "
-                  f"GRAPH ?graph {{ ?epoch_result a <{CNN_NS}EpochResult> ; <{PROV_NS}wasGeneratedBy> ?run ; "
-                  f"<{CNN_NS}epoch> ?n }} }} GROUP BY ?run_id")
+#: Their latest epochs: a UNION branch per run (`_LATEST_EPOCH`), each read in that run's graph only.
+_LATEST_EPOCHS = "SELECT ?run_id (MAX(?n) AS ?latest_epoch) WHERE { %s } GROUP BY ?run_id"
+#: One run's branch, its id and graph given (a run's graph holds its own epoch results only).
+_LATEST_EPOCH = (f"{{ BIND(%(run_id)s AS ?run_id) GRAPH %(graph)s {{ ?epoch_result a <{CNN_NS}EpochResult> ; "
+                 f"<{CNN_NS}epoch> ?n }} }}")
 
 
 def _unended(store: Any) -> list[tuple[Any, Any, Any]]:
@@ -242,13 +243,13 @@ def _unended(store: Any) -> list[tuple[Any, Any, Any]]:
 
 
 def _latest_epochs(store: Any, unended: list[tuple[Any, Any, Any]]) -> dict[str, int]:
-    """The latest epoch so far of each run without an end, by run id. (With the runs and graphs bound as terms
-    the store gave, written by pyoxigraph's serializer, the engine reads only those graphs; joined to the index
-    in one query, it planned a scan of every graph's epochs.)"""
+    """The latest epoch so far of each run without an end, by run id. (With the runs' ids and graphs written in
+    as the terms the store gave, by pyoxigraph's serializer, the engine reads only those graphs: bound by VALUES,
+    or joined to the index in one query, it planned a scan of every graph's epochs.)"""
     if not unended:
         return {}
-    values = " ".join(f"({run} {run_id} {graph})" for run, run_id, graph in unended)
-    solutions: Any = store.query(_LATEST_EPOCHS % values, use_default_graph_as_union=True)
+    branches = " UNION ".join(_LATEST_EPOCH % {"run_id": run_id, "graph": graph} for _, run_id, graph in unended)
+    solutions: Any = store.query(_LATEST_EPOCHS % branches, use_default_graph_as_union=True)
     return {row["run_id"].value: int(row["latest_epoch"].value) for row in solutions}
 
 
