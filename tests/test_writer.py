@@ -409,11 +409,15 @@ def test_without_a_flush_events_become_visible_after_the_linger(make_writer) -> 
     assert epoch_results_in(sink.store) == {1}
 
 
-def test_close_leaves_the_log_to_the_next_open_which_folds_it_in(tmp_path) -> None:
+def test_close_leaves_the_log_to_the_next_open_which_folds_it_in(tmp_path, monkeypatch) -> None:
     """Closing does not wait for RocksDB's maintenance: a small session's writes stay in the write-ahead log,
-    which readers read at once; the next writable open folds the log into the store and deletes it."""
+    which readers read at once; the next writable open folds the log into the store and deletes it. (The store is
+    closed at once here, not kept open for the next run of this process: `test_kept_open.py`.)"""
     from cnnprov_rdf.capture.tracker import Tracker
     from cnnprov_rdf.query.execute import run_query
+    from cnnprov_rdf.storage import kept
+
+    monkeypatch.setenv(kept.KEEP_OPEN_ENV, "0")
 
     path = tmp_path / "store"
     with Tracker(path) as tracker:

@@ -10,8 +10,11 @@ IRI validation: the text comes from pyoxigraph terms or from the writer's templa
 A write that fails (a full disk, a lost lock) raises, as the writer expects, and lets go of the store: RocksDB
 stays read-only after a failed write, so the next write opens the store again rather than failing forever.
 
+A sink that opened its store itself (`StoreSink.opening`, what capture uses) does not close it: `close` hands it
+to `storage.kept`, which keeps it open for the next writer of this process (a grid search's next run, a tuner's
+next trial) and closes it after a quiet or at exit, as follows.
 Closing does not wait for maintenance: after a session that wrote less than `PURGE_QUADS` quads in
-transactions, `close` only lets go of the store. Its writes are in RocksDB's write-ahead log, which readers
+transactions, closing only lets go of the store. Its writes are in RocksDB's write-ahead log, which readers
 read and which the next writable open (any writer, `cnnprov compact`) folds into the store and deletes; after
 a bigger session it flushes and purges the log at once (its cost is then small beside the session's).
 A store path is claimed by one sink per process from construction to close, so a second writer of the same
@@ -25,7 +28,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -34,7 +38,7 @@ from pyoxigraph import Quad, RdfFormat, Store
 from ..errors import StoreError, StoreLockedError
 from ..graph.iris import is_write_once
 from ..graph.nquads import Encoded
-from . import spool
+from . import kept, spool
 from .store import locked_in_this_process, open_for_writing, purge_write_ahead_log
 
 log = logging.getLogger(__name__)
@@ -86,6 +90,7 @@ class StoreSink:
         self.skipped_quads = 0  # quads of shared nodes' graphs that the store already held
         self.reopened = 0  # times the store was opened again after a failed write
         self._opened = store is not None
+        self._keeps = store is None and self.path is not None  # it opens the store itself: kept open for the next
         self._closed = False
         self.closing = False  # set when a close has begun (possibly in the background)
         self._logged_quads = 0  # quads written in transactions since the store was opened
@@ -134,6 +139,11 @@ class StoreSink:
             return self.store
         if self.path is None or self._closed:  # an OSError like any failed write: the writer retries, then spools
             raise OSError("the store was closed")
+        taken = kept.take(self.path)  # this process's last writer of the store left it open
+        if taken is not None:
+            self.store, self._logged_quads = taken
+            self._opened = True
+            return self.store
         deadline = time.monotonic() + IN_PROCESS_WAIT
         while True:
             try:
@@ -203,21 +213,33 @@ class StoreSink:
             raise
 
     def close(self) -> None:
-        """Let go of the store, which releases its lock for other writers; after a big session (`PURGE_QUADS`),
-        flush it and purge its write-ahead log first."""
+        """Let go of the store, which releases its lock for other writers (a store this sink opened itself is
+        kept open a while for the next writer of this process, `storage.kept`); after a big session
+        (`PURGE_QUADS`), flush it and purge its write-ahead log first."""
         self.closing = self._closed = True
         try:
             if self.store is not None:
                 store, self.store = self.store, None
-                if self._logged_quads >= PURGE_QUADS or self.path is None:
-                    store.flush()
-                    del store
-                    if self.path is not None:
-                        purge_write_ahead_log(self.path)
+                finish = partial(_finish, self.path, self._logged_quads)
+                if self._keeps and self.path is not None:
+                    kept.keep(self.path, store, self._logged_quads, finish)
                 else:
-                    del store  # the log keeps the writes; readers see them; the next writable open folds them in
+                    after = finish(store)
+                    del store
+                    if after is not None:
+                        after()
         finally:
             self._unclaim()
+
+
+def _finish(path: Path | None, logged_quads: int, store: Store) -> Callable[[], None] | None:
+    """Close a store as its writer does: after a big session (or in memory), flush it first; what to do once it
+    is dropped: purge its write-ahead log (an on-disk store after a big session), else nothing."""
+    if logged_quads >= PURGE_QUADS or path is None:
+        store.flush()
+        if path is not None:
+            return partial(purge_write_ahead_log, path)
+    return None
 
 
 def store_spools(spool_dir: Path | None = None) -> list[tuple[Path, Path, int]]:

@@ -21,7 +21,7 @@ from pyoxigraph import Quad, RdfFormat, Store, parse
 from ..errors import ConfigurationError, StoreError, StoreLockedError, StoreNotFoundError
 from ..graph.iris import ONTOLOGY_GRAPH
 from ..resources import ontology_file
-from . import inflight
+from . import inflight, kept
 from .destination import STORE_ENV, Destination, Endpoint, parse_destination
 from .run_index import predates_run_index, reindex
 
@@ -31,9 +31,10 @@ T = TypeVar("T")
 def open_for_writing(path: str | os.PathLike[str]) -> Store:
     """Open (or create, with its missing parent folders) a store for writing, holding the ontology graph."""
     path = Path(path)
+    kept.release(path)  # a store this process's capture keeps open (`storage.kept`) is closed first
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        store = Store(str(path))
+        store = _open_asking_a_keeper(path)
     except OSError as error:
         if "current process" in str(error):
             raise locked_in_this_process(path) from error
@@ -51,6 +52,27 @@ def open_for_writing(path: str | os.PathLike[str]) -> Store:
         reindex(store)
     remove_old_info_logs(path)
     return store
+
+
+def _open_asking_a_keeper(path: Path) -> Store:
+    """`Store(path)`; while another process holds the store's lock, ask it for the store (it may only keep it open
+    after its last run, `storage.kept`) and try again for `kept.RELEASE_WAIT` seconds."""
+    request = kept.release_request(path)
+    deadline = time.monotonic() + kept.RELEASE_WAIT
+    try:
+        while True:
+            try:
+                return Store(str(path))
+            except OSError as error:
+                text = str(error)
+                if "lock" not in text.lower() or "current process" in text or time.monotonic() > deadline:
+                    raise
+                with contextlib.suppress(OSError):
+                    request.touch()
+                time.sleep(0.05)
+    finally:
+        with contextlib.suppress(OSError):
+            request.unlink(missing_ok=True)
 
 
 def remove_old_info_logs(path: Path) -> None:
