@@ -20,6 +20,7 @@ store (`release`).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import threading
@@ -107,6 +108,8 @@ def _watch(key: str, entry: _Kept, stop: threading.Event, seconds: float) -> Non
     while not stop.wait(min(WATCH_INTERVAL, max(0.0, deadline - time.monotonic()))):
         if time.monotonic() >= deadline or request.exists():
             _expire(key, entry)
+            with contextlib.suppress(OSError):  # (one its asker left behind would release the next keep at once)
+                request.unlink(missing_ok=True)
             return
 
 
