@@ -6,8 +6,8 @@ store itself is done with it (`storage.sink.StoreSink.close`), the open store is
 `keep_open_seconds()` (`$CNNPROV_KEEP_OPEN`, 30 by default; 0 closes at once; `MAX_KEPT` stores at most, the
 one kept longest closed first); the next writer of that store in
 this process takes it (`take`) instead of opening it again. After that quiet, or at the interpreter's exit, it is
-closed as its writer would have closed it: `finish(store)` (a final flush, say) returns what to do once the store
-is dropped, which is what releases RocksDB's lock (the write-ahead log's purge, say), or None.
+closed as its writer would have closed it: `finish(store, state)` (a final flush, say) returns what to do once
+the store is dropped, which is what releases RocksDB's lock (the write-ahead log's purge, say), or None.
 
 A store is kept only by the process that wrote it, and only while that process lives: while it is kept, another
 process that wants to write it asks for it: `storage.store.open_for_writing` there creates a request file in the
@@ -60,12 +60,12 @@ def keep_open_seconds() -> float:
 class _Kept:
     store: Any  # a pyoxigraph Store open for writing
     state: Any  # what the writer hands on with it (its sink's count of logged quads)
-    finish: Finisher  # closes the store as its writer would have
+    finish: Finisher  # closes the store as its writer would have, given it and `state`
     stop: threading.Event | None = None  # set when taken or closed: the watcher ends
 
 
-#: Given the store: does what comes before dropping it; returns what comes after (or None).
-Finisher = Callable[[Any], Callable[[], None] | None]
+#: Given the store and its writer's state: does what comes before dropping it; returns what comes after (or None).
+Finisher = Callable[[Any, Any], Callable[[], None] | None]
 
 _lock = threading.RLock()
 _kept: dict[str, _Kept] = {}
@@ -162,7 +162,7 @@ def _close(entry: _Kept) -> None:
     if entry.stop is not None:
         entry.stop.set()
     try:
-        after = entry.finish(entry.store)
+        after = entry.finish(entry.store, entry.state)
         entry.store = None  # the last reference: RocksDB closes the store and releases its lock here
         if after is not None:
             after()

@@ -220,11 +220,11 @@ class StoreSink:
         try:
             if self.store is not None:
                 store, self.store = self.store, None
-                finish = partial(_finish, self.path, self._logged_quads)
+                finish = partial(_finish, self.path)
                 if self._keeps and self.path is not None:
                     kept.keep(self.path, store, self._logged_quads, finish)
                 else:
-                    after = finish(store)
+                    after = finish(store, self._logged_quads)
                     del store
                     if after is not None:
                         after()
@@ -232,7 +232,7 @@ class StoreSink:
             self._unclaim()
 
 
-def _finish(path: Path | None, logged_quads: int, store: Store) -> Callable[[], None] | None:
+def _finish(path: Path | None, store: Store, logged_quads: int) -> Callable[[], None] | None:
     """Close a store as its writer does: after a big session (or in memory), flush it first; what to do once it
     is dropped: purge its write-ahead log (an on-disk store after a big session), else nothing."""
     if logged_quads >= PURGE_QUADS or path is None:

@@ -38,7 +38,7 @@ def open_for_writing(path: str | os.PathLike[str]) -> Store:
     except OSError as error:
         if "current process" in str(error):
             raise locked_in_this_process(path) from error
-        if "lock" in str(error).lower():
+        if _locked_elsewhere(error):
             raise StoreLockedError(
                 f"the provenance store {path} is open for writing in another process. "
                 f"Only one process can write a store at a time: wait for that training to finish, "
@@ -54,6 +54,11 @@ def open_for_writing(path: str | os.PathLike[str]) -> Store:
     return store
 
 
+def _locked_elsewhere(error: OSError) -> bool:
+    """Whether RocksDB refused a writable open because another process holds the store's lock."""
+    return "lock" in str(error).lower() and "current process" not in str(error)
+
+
 def _open_asking_a_keeper(path: Path) -> Store:
     """`Store(path)`; while another process holds the store's lock, ask it for the store (it may only keep it open
     after its last run, `storage.kept`) and try again for `kept.RELEASE_WAIT` seconds."""
@@ -64,8 +69,7 @@ def _open_asking_a_keeper(path: Path) -> Store:
             try:
                 return Store(str(path))
             except OSError as error:
-                text = str(error)
-                if "lock" not in text.lower() or "current process" in text or time.monotonic() > deadline:
+                if not _locked_elsewhere(error) or time.monotonic() > deadline:
                     raise
                 with contextlib.suppress(OSError):
                     request.touch()
